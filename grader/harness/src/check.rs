@@ -1,0 +1,98 @@
+//! How a lesson declares its checks.
+
+use std::time::Duration;
+
+pub use crate::protocol::Finding;
+use crate::protocol::Kind;
+
+/// A check passes with `Ok(())` and fails with a [`Finding`] that explains itself.
+pub type Outcome = Result<(), Finding>;
+
+/// One named check of a lesson. The grader runs each in its own process with its own time limit.
+#[derive(Clone, Copy)]
+pub struct Check {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub timeout: Duration,
+    pub run: fn() -> Outcome,
+}
+
+impl Check {
+    const fn new(name: &'static str, kind: Kind, secs: u64, run: fn() -> Outcome) -> Check {
+        Check {
+            name,
+            kind,
+            timeout: Duration::from_secs(secs),
+            run,
+        }
+    }
+    /// Behaviour on one thread: 10 s to finish.
+    pub const fn unit(name: &'static str, run: fn() -> Outcome) -> Check {
+        Check::new(name, Kind::Unit, 10, run)
+    }
+    /// Many threads, many repetitions: 60 s to finish.
+    pub const fn stress(name: &'static str, run: fn() -> Outcome) -> Check {
+        Check::new(name, Kind::Stress, 60, run)
+    }
+    /// Timing properties: 30 s to finish. The grader runs timing checks one at a time.
+    pub const fn timing(name: &'static str, run: fn() -> Outcome) -> Check {
+        Check::new(name, Kind::Timing, 30, run)
+    }
+    /// loom model checks: 120 s to finish.
+    pub const fn model(name: &'static str, run: fn() -> Outcome) -> Check {
+        Check::new(name, Kind::Model, 120, run)
+    }
+    /// Overrides the time limit of this check.
+    pub const fn timeout_secs(mut self, secs: u64) -> Check {
+        self.timeout = Duration::from_secs(secs);
+        self
+    }
+}
+
+impl Finding {
+    /// A failure of `property`, stated as what should hold ("no increment is lost").
+    pub fn new(property: impl Into<String>) -> Finding {
+        Finding {
+            property: property.into(),
+            ..Finding::default()
+        }
+    }
+    /// What the check saw ("8 threads x 100 000 increments gave 412 334, not 800 000").
+    pub fn observed(mut self, text: impl Into<String>) -> Finding {
+        self.observed = text.into();
+        self
+    }
+    /// Why that happens.
+    pub fn why(mut self, text: impl Into<String>) -> Finding {
+        self.why = text.into();
+        self
+    }
+    /// What to try.
+    pub fn fix(mut self, text: impl Into<String>) -> Finding {
+        self.fix = text.into();
+        self
+    }
+    /// The lesson hint (1-based) that helps.
+    pub fn hint(mut self, n: u32) -> Finding {
+        self.hint = Some(n);
+        self
+    }
+    pub fn detail(mut self, text: impl Into<String>) -> Finding {
+        self.detail = text.into();
+        self
+    }
+    /// Fails the check from anywhere, including inside a loom model or a helper thread: the runner
+    /// recognises the payload and reports this finding as it is.
+    pub fn raise(self) -> ! {
+        std::panic::panic_any(self)
+    }
+}
+
+/// `Ok(())` when `cond` holds, else the finding `otherwise` builds.
+pub fn ensure(cond: bool, otherwise: impl FnOnce() -> Finding) -> Outcome {
+    if cond {
+        Ok(())
+    } else {
+        Err(otherwise())
+    }
+}

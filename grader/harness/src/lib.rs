@@ -1,0 +1,26 @@
+//! What every generated check harness links against.
+//!
+//! The grader compiles a lesson's checks (`grader/lessons/NN-slug/checks.rs`) together with the crate
+//! under test into a small binary whose `main` is [`runner::main`]. The grader then starts that binary
+//! once per check (`harness run NAME`), so a check that deadlocks, aborts or calls `process::exit`
+//! can't hide the others. The [`protocol`] module is the contract between the two sides: the grader
+//! uses the same types to read what the harness wrote.
+
+pub mod check;
+pub mod measure;
+#[cfg(loom)]
+pub mod model;
+pub mod protocol;
+pub mod runner;
+
+/// What a checks file needs, in one `use`.
+pub mod prelude {
+    pub use crate::check::{ensure, Check, Finding, Outcome};
+    pub use crate::measure::{
+        cpu_time, grouped, ms, settle_thread_count, thread_count, Gauge, Stopwatch,
+    };
+    #[cfg(loom)]
+    pub use crate::model::{explore, explore_with};
+    pub use crate::protocol::Kind;
+    pub use std::time::{Duration, Instant};
+}

@@ -1,0 +1,197 @@
+//! The `main` of a generated harness: `list` the checks, or `run` one and write its record.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::check::Check;
+use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, NONCE_ENV, RESULT_FILE_ENV};
+
+/// Panics seen in this process (message, location), the first few only.
+static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+const KEPT_PANICS: usize = 16;
+
+/// Entry point of every generated harness binary.
+pub fn main(checks: &[Check]) -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["list"] => {
+            let infos: Vec<CheckInfo> = checks
+                .iter()
+                .map(|c| CheckInfo {
+                    name: c.name.to_string(),
+                    kind: c.kind,
+                    timeout_ms: c.timeout.as_millis() as u64,
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string(&infos).expect("check list serializes")
+            );
+            std::process::exit(0)
+        }
+        ["run", name] => match checks.iter().find(|c| c.name == *name) {
+            Some(check) => run_one(check),
+            None => {
+                eprintln!("harness: no check named {name}");
+                std::process::exit(3)
+            }
+        },
+        _ => {
+            eprintln!("usage: harness list | harness run CHECK");
+            std::process::exit(3)
+        }
+    }
+}
+
+fn run_one(check: &Check) -> ! {
+    // Take the protocol variables out of the environment before any lesson code runs, so the code
+    // under test can't find the result file or the nonce by reading its environment.
+    let result_file = std::env::var_os(RESULT_FILE_ENV);
+    let nonce = std::env::var(NONCE_ENV).unwrap_or_default();
+    // SAFETY: no other thread exists yet in this process.
+    unsafe {
+        std::env::remove_var(RESULT_FILE_ENV);
+        std::env::remove_var(NONCE_ENV);
+    }
+
+    let default_hook = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let message = payload_text(info.payload());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Ok(mut seen) = PANICS.lock() {
+            if seen.len() < KEPT_PANICS {
+                seen.push((message, location));
+            }
+        }
+        // A Finding raised on purpose is not a crash: keep stderr for real panics.
+        if info.payload().downcast_ref::<Finding>().is_none() {
+            default_hook(info);
+        }
+    }));
+
+    let started = Instant::now();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(check.run));
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let finding = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(finding)) => Some(finding),
+        Err(payload) => Some(match payload.downcast::<Finding>() {
+            Ok(finding) => *finding,
+            Err(payload) => explain_panic(check.kind, &payload_text(&*payload)),
+        }),
+    };
+    let record = RunRecord {
+        nonce,
+        name: check.name.to_string(),
+        passed: finding.is_none(),
+        finding,
+        duration_ms,
+    };
+    if let Some(path) = result_file {
+        let text = serde_json::to_string(&record).expect("record serializes");
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("harness: cannot write the result: {e}");
+            std::process::exit(4);
+        }
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&record).expect("record serializes")
+        );
+    }
+    // Exit now: a thread the code under test left behind must not keep the process alive.
+    std::process::exit(0)
+}
+
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(f) = payload.downcast_ref::<Finding>() {
+        f.property.clone()
+    } else {
+        "(a panic with a non-text payload)".to_string()
+    }
+}
+
+/// Where the panic with this message happened, else where the first panic happened.
+fn location_of(message: &str) -> String {
+    let seen = PANICS.lock().map(|s| s.clone()).unwrap_or_default();
+    seen.iter()
+        .find(|(m, _)| m == message)
+        .or_else(|| seen.first())
+        .map(|(_, l)| l.clone())
+        .unwrap_or_default()
+}
+
+/// The first panic this process saw, if it was in the code under test rather than in the check.
+fn first_panic() -> Option<(String, String)> {
+    PANICS.lock().ok().and_then(|s| s.first().cloned())
+}
+
+/// Turns a panic that escaped a check into plain words. loom reports what it found as panics, so
+/// for model checks the messages it uses are translated first; the original stays underneath.
+fn explain_panic(kind: Kind, message: &str) -> Finding {
+    // The check often panics only because the code under test panicked first (a join that
+    // unwraps a thread's panic): report the first panic, it is the cause.
+    let (message, location) = match first_panic() {
+        Some((m, l)) if !message.contains("not yet implemented") => (m, l),
+        _ => (message.to_string(), location_of(message)),
+    };
+    let at = if location.is_empty() {
+        String::new()
+    } else {
+        format!(" at {location}")
+    };
+    if message.contains("not yet implemented") {
+        let what = message
+            .trim_start_matches("not yet implemented")
+            .trim_start_matches(':')
+            .trim();
+        return Finding::new("the code under test is implemented")
+            .observed(if what.is_empty() {
+                format!("a todo!() was reached{at}")
+            } else {
+                format!("not implemented yet: {what} (todo!(){at})")
+            })
+            .why("The starter leaves this function as todo!(), which panics when it is called.")
+            .fix("Implement it; the lesson README describes what it must do.");
+    }
+    if kind == Kind::Model {
+        if message.contains("deadlock") {
+            return Finding::new("no deadlock in any interleaving")
+                .observed("the model checker found an order of events in which every thread is blocked, waiting for something no other thread will ever do")
+                .why("Typical causes: waiting on a condition variable that nobody notifies any more (a lost wakeup, or notify_one where several waiters need waking), locking a Mutex the same thread already holds, or two locks taken in opposite orders.")
+                .fix("Check that every state change a waiter waits for is followed by a notify, that waits sit in a loop on the predicate, and that no function locks what its caller already locked.")
+                .detail(format!("loom: {message}"));
+        }
+        if message.contains("maximum number of branches") {
+            return Finding::new("threads wait by blocking, not by spinning")
+                .observed("the model checker gave up: the code takes too many steps in some interleaving")
+                .why("A loop that polls (spin on an atomic, yield_now, try_lock in a loop) can run forever in the model, and burns a CPU in real life. loom reports it as too many branches.")
+                .fix("Block instead of polling: wait on a Condvar in a loop over the predicate, or join the thread.")
+                .detail(format!("loom: {message}"));
+        }
+        if message.contains("leaked") {
+            return Finding::new("nothing is leaked when the threads finish")
+                .observed("the model checker found a value still alive after every thread ended")
+                .why("An Arc cycle, a thread that was never joined, or a value moved into something that is never dropped keeps it alive.")
+                .fix("Join every thread you spawn, and don't let an Arc point back to its owner.")
+                .detail(format!("loom: {message}"));
+        }
+    }
+    Finding::new("the code runs without panicking")
+        .observed(format!("panicked{at}: {message}"))
+        .why("A panic in the code under test (an unwrap on a poisoned lock, an index out of range, an overflow) stops the check.")
+        .fix("Read the message and the location above; the check's captured output has the full panic.")
+}

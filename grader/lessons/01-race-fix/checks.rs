@@ -1,0 +1,278 @@
+//! Lesson 01 checks: lost updates and check-then-act, found by stress and by the model checker.
+//!
+//! Compiled by the grader into a harness together with the crate under test (`race_fix`).
+
+use grader_harness::prelude::*;
+
+#[cfg(not(loom))]
+pub const CHECKS: &[Check] = &[
+    Check::unit("counter_one_thread", std_checks::counter_one_thread),
+    Check::unit("ids_one_thread", std_checks::ids_one_thread),
+    Check::unit("seen_set_one_thread", std_checks::seen_set_one_thread),
+    Check::stress("counter_increments_8_threads", std_checks::counter_increments_8_threads),
+    Check::stress("counter_add_8_threads", std_checks::counter_add_8_threads),
+    Check::stress("ids_unique_8_threads", std_checks::ids_unique_8_threads),
+    Check::stress("seen_set_one_winner_8_threads", std_checks::seen_set_one_winner_8_threads),
+];
+
+#[cfg(loom)]
+pub const CHECKS: &[Check] = &[
+    Check::model("counter_two_increments", model_checks::counter_two_increments),
+    Check::model("counter_add_races", model_checks::counter_add_races),
+    Check::model("ids_two_threads", model_checks::ids_two_threads),
+    Check::model("seen_set_two_threads", model_checks::seen_set_two_threads),
+];
+
+/// The same explanation serves the stress and the model check of the counter.
+fn lost_update(observed: String) -> Finding {
+    Finding::new("no increment is lost when threads race")
+        .observed(observed)
+        .why("`load` then `store` is two steps. Two threads can both read 41 and both write 42: one increment vanishes. Python's `x += 1` loses updates the same way, GIL or not, because the read and the write are separate bytecodes.")
+        .fix("Make the read-modify-write one indivisible step: `fetch_add` on the atomic (Relaxed is enough for a counter), or do the whole update under one Mutex guard.")
+        .hint(1)
+}
+
+fn duplicate_ids(observed: String) -> Finding {
+    Finding::new("every id is handed out once")
+        .observed(observed)
+        .why("Reading the last id and storing the next one are two steps; two threads in between both get the same id.")
+        .fix("Let the atomic do it in one step: `fetch_add(1, ..)` returns the value before the addition, unique to the caller.")
+        .hint(2)
+}
+
+fn check_then_act(observed: String) -> Finding {
+    Finding::new("exactly one caller wins each item")
+        .observed(observed)
+        .why("Checking `contains` under the lock, dropping the lock, then inserting under a second lock leaves a gap: another thread can check in that gap and also see the item as new (check-then-act).")
+        .fix("Check and insert under one guard. `HashSet::insert` already returns whether the item was new: one lock, one call.")
+        .hint(3)
+}
+
+#[cfg(not(loom))]
+mod std_checks {
+    use super::*;
+    use race_fix::{Counter, IdGenerator, SeenSet};
+    use std::sync::Barrier;
+
+    const THREADS: usize = 8;
+    /// Rounds of each stress test: a race that shows up in any round fails the check.
+    const ROUNDS: usize = 5;
+
+    pub fn counter_one_thread() -> Outcome {
+        let c = Counter::new();
+        ensure(c.get() == 0, || Finding::new("a new counter starts at 0").observed(format!("Counter::new().get() returned {}", c.get())))?;
+        for _ in 0..3 {
+            c.increment();
+        }
+        ensure(c.get() == 3, || Finding::new("increment adds one").observed(format!("3 increments gave {}", c.get())))?;
+        c.add(10);
+        c.add(0);
+        ensure(c.get() == 13, || Finding::new("add(n) adds n").observed(format!("3 increments, add(10), add(0) gave {}, not 13", c.get())))
+    }
+
+    pub fn ids_one_thread() -> Outcome {
+        let ids = IdGenerator::new();
+        let first: Vec<u64> = (0..5).map(|_| ids.next_id()).collect();
+        ensure(first == [1, 2, 3, 4, 5], || {
+            Finding::new("ids start at 1 and count up on one thread")
+                .observed(format!("the first five ids were {first:?}, not [1, 2, 3, 4, 5]"))
+                .fix("`fetch_add` returns the value *before* the addition: add 1 to it, or start the atomic at 1.")
+        })
+    }
+
+    pub fn seen_set_one_thread() -> Outcome {
+        let s = SeenSet::new();
+        ensure(s.is_empty() && s.len() == 0, || Finding::new("a new set is empty").observed(format!("len() = {}, is_empty() = {}", s.len(), s.is_empty())))?;
+        let calls = [(5, true), (5, false), (6, true), (5, false), (6, false), (0, true)];
+        for (i, (item, expected)) in calls.iter().enumerate() {
+            let got = s.first_visit(*item);
+            ensure(got == *expected, || {
+                Finding::new("first_visit is true the first time an item is seen, false after")
+                    .observed(format!("call {} first_visit({item}) returned {got}, expected {expected}", i + 1))
+            })?;
+        }
+        ensure(s.len() == 3 && !s.is_empty(), || {
+            Finding::new("len counts distinct items")
+                .observed(format!("after visiting 5, 5, 6, 5, 6, 0: len() = {}, is_empty() = {}, expected 3 and false", s.len(), s.is_empty()))
+        })
+    }
+
+    /// Runs `work(thread_index)` on THREADS threads released together by a barrier.
+    fn race(work: impl Fn(usize) + Sync) {
+        let start = Barrier::new(THREADS);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (start, work) = (&start, &work);
+                scope.spawn(move || {
+                    start.wait();
+                    work(t)
+                });
+            }
+        });
+    }
+
+    pub fn counter_increments_8_threads() -> Outcome {
+        const EACH: u64 = 100_000;
+        for round in 1..=ROUNDS {
+            let c = Counter::new();
+            race(|_| (0..EACH).for_each(|_| c.increment()));
+            let expected = THREADS as u64 * EACH;
+            if c.get() != expected {
+                return Err(lost_update(format!(
+                    "{THREADS} threads x {} increments gave {}, not {} (round {round} of {ROUNDS}): {} increments were lost",
+                    grouped(EACH), grouped(c.get()), grouped(expected), grouped(expected.saturating_sub(c.get()))
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn counter_add_8_threads() -> Outcome {
+        const EACH: u64 = 50_000;
+        for round in 1..=ROUNDS {
+            let c = Counter::new();
+            race(|t| (0..EACH).for_each(|_| c.add(t as u64 + 1)));
+            let expected: u64 = (1..=THREADS as u64).sum::<u64>() * EACH;
+            if c.get() != expected {
+                return Err(lost_update(format!(
+                    "{THREADS} threads x {} calls of add(t + 1) gave {}, not {} (round {round} of {ROUNDS})",
+                    grouped(EACH), grouped(c.get()), grouped(expected)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn ids_unique_8_threads() -> Outcome {
+        const EACH: usize = 50_000;
+        for round in 1..=ROUNDS {
+            let ids = IdGenerator::new();
+            let per_thread: Vec<std::sync::Mutex<Vec<u64>>> = (0..THREADS).map(|_| Default::default()).collect();
+            race(|t| {
+                let mine: Vec<u64> = (0..EACH).map(|_| ids.next_id()).collect();
+                *per_thread[t].lock().unwrap() = mine;
+            });
+            let mut all: Vec<u64> = per_thread.into_iter().flat_map(|m| m.into_inner().unwrap()).collect();
+            all.sort_unstable();
+            let total = all.len();
+            all.dedup();
+            let duplicates = total - all.len();
+            if duplicates > 0 {
+                return Err(duplicate_ids(format!(
+                    "{THREADS} threads x {} ids: {} ids were handed out more than once (round {round} of {ROUNDS})",
+                    grouped(EACH as u64), grouped(duplicates as u64)
+                )));
+            }
+            let (lo, hi) = (all[0], all[all.len() - 1]);
+            ensure(lo == 1 && hi == total as u64, || {
+                Finding::new("ids are 1, 2, 3, ... with no gaps")
+                    .observed(format!("{total} unique ids ranged from {lo} to {hi}, expected 1 to {total}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn seen_set_one_winner_8_threads() -> Outcome {
+        // The gap between the two locks is short: more rounds than the counters need.
+        const ITEMS: u64 = 20_000;
+        const ROUNDS: usize = 4 * super::std_checks::ROUNDS;
+        for round in 1..=ROUNDS {
+            let set = SeenSet::new();
+            let wins: Vec<std::sync::atomic::AtomicU32> = (0..ITEMS).map(|_| Default::default()).collect();
+            race(|_| {
+                for item in 0..ITEMS {
+                    if set.first_visit(item) {
+                        wins[item as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+            let counts: Vec<u32> = wins.iter().map(|w| w.load(std::sync::atomic::Ordering::Relaxed)).collect();
+            let multi = counts.iter().filter(|&&n| n > 1).count();
+            let none = counts.iter().filter(|&&n| n == 0).count();
+            if multi > 0 {
+                let example = counts.iter().position(|&n| n > 1).unwrap();
+                return Err(check_then_act(format!(
+                    "{THREADS} threads racing over {} items: {multi} item(s) had more than one winner (item {example} returned true {} times; round {round} of {ROUNDS})",
+                    grouped(ITEMS), counts[example]
+                )));
+            }
+            ensure(none == 0, || {
+                Finding::new("some caller wins each item")
+                    .observed(format!("{none} of {ITEMS} items returned true to nobody"))
+            })?;
+            ensure(set.len() == ITEMS as usize, || {
+                Finding::new("len counts distinct items")
+                    .observed(format!("after {THREADS} threads visited {ITEMS} items, len() = {}", set.len()))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(loom)]
+mod model_checks {
+    use super::*;
+    use race_fix::sync::{thread, Arc};
+    use race_fix::{Counter, IdGenerator, SeenSet};
+
+    /// Two threads each apply `op` once to a shared value; returns what the threads returned.
+    fn two_threads<T, R>(shared: T, op: fn(&T) -> R) -> (Arc<T>, R, R)
+    where
+        T: Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let shared = Arc::new(shared);
+        let other = {
+            let shared = shared.clone();
+            thread::spawn(move || op(&shared))
+        };
+        let mine = op(&shared);
+        let theirs = other.join().unwrap();
+        (shared, mine, theirs)
+    }
+
+    pub fn counter_two_increments() -> Outcome {
+        explore(|| {
+            let (c, _, _) = two_threads(Counter::new(), Counter::increment);
+            if c.get() != 2 {
+                lost_update(format!("in one interleaving, two threads each calling increment() once left the counter at {}, not 2", c.get())).raise();
+            }
+        });
+        Ok(())
+    }
+
+    pub fn counter_add_races() -> Outcome {
+        explore(|| {
+            let (c, _, _) = two_threads(Counter::new(), |c| c.add(3));
+            if c.get() != 6 {
+                lost_update(format!("in one interleaving, two threads each calling add(3) once left the counter at {}, not 6", c.get())).raise();
+            }
+        });
+        Ok(())
+    }
+
+    pub fn ids_two_threads() -> Outcome {
+        explore(|| {
+            let (_, a, b) = two_threads(IdGenerator::new(), IdGenerator::next_id);
+            let mut got = [a, b];
+            got.sort_unstable();
+            if got != [1, 2] {
+                duplicate_ids(format!("in one interleaving, two threads calling next_id() once each got {a} and {b}, not 1 and 2")).raise();
+            }
+        });
+        Ok(())
+    }
+
+    pub fn seen_set_two_threads() -> Outcome {
+        explore(|| {
+            let (set, a, b) = two_threads(SeenSet::new(), |s| s.first_visit(7));
+            if a == b {
+                check_then_act(format!("in one interleaving, two threads calling first_visit(7) both got {a}")).raise();
+            }
+            if set.len() != 1 {
+                Finding::new("len counts distinct items").observed(format!("after two visits of item 7, len() = {}", set.len())).raise();
+            }
+        });
+        Ok(())
+    }
+}

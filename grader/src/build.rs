@@ -1,0 +1,344 @@
+//! Building a target: a generated harness crate that links the lesson's checks with the crate under
+//! test, compiled by cargo into a cache that survives between runs.
+//!
+//! Layout of the cache (`target/grader` under the kit):
+//! ```text
+//! std/target/                 one cargo target dir for every std build (dependencies built once)
+//! std/01-race-fix/exercise/   the generated harness crate of one target
+//!     Cargo.toml  src/main.rs  lesson/{Cargo.toml, src/...}
+//! loom/...                    the same for `--cfg loom` builds, so the two never rebuild each other
+//! ```
+//! A re-check after an edit rewrites only the files whose content changed, so cargo recompiles just
+//! the lesson crate and the harness on top of it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::curriculum::Lesson;
+use crate::kit::Kit;
+use crate::process::{self, Limits};
+use crate::target::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Ordinary std build: unit, stress and timing checks.
+    Std,
+    /// `--cfg loom` build: model checks.
+    Loom,
+}
+
+impl Mode {
+    fn dir(self) -> &'static str {
+        match self {
+            Mode::Std => "std",
+            Mode::Loom => "loom",
+        }
+    }
+    fn rustflags(self) -> &'static str {
+        match self {
+            Mode::Std => "",
+            Mode::Loom => "--cfg loom",
+        }
+    }
+}
+
+/// A harness binary ready to run.
+pub struct Built {
+    pub harness: PathBuf,
+    pub duration: Duration,
+}
+
+/// Why a build failed, with the compiler's own words.
+#[derive(Debug, Clone)]
+pub struct BuildFailure {
+    pub summary: String,
+    pub compiler_output: String,
+}
+
+/// Cold builds download and compile loom and friends; ten minutes is far beyond that.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn build(
+    kit: &Kit,
+    lesson: &Lesson,
+    target: &Target,
+    mode: Mode,
+    color: bool,
+) -> Result<Result<Built, BuildFailure>> {
+    let started = Instant::now();
+    let mode_dir = kit.cache_dir().join(mode.dir());
+    let gen = mode_dir.join(lesson.dir_name()).join(&target.key);
+    let package = harness_package_name(lesson, &target.key);
+    generate(kit, lesson, target, &gen, &package)?;
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .arg("build")
+        .arg("--release")
+        .arg("--manifest-path")
+        .arg(gen.join("Cargo.toml"))
+        .arg("--message-format")
+        .arg(if color {
+            "json-diagnostic-rendered-ansi"
+        } else {
+            "json"
+        })
+        .env("CARGO_TARGET_DIR", mode_dir.join("target"))
+        .env("RUSTFLAGS", mode.rustflags())
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_INCREMENTAL")
+        .env_remove("CARGO_PROFILE_RELEASE_DEBUG")
+        .env("CARGO_TERM_COLOR", if color { "always" } else { "never" });
+    let limits = Limits {
+        timeout: BUILD_TIMEOUT,
+        memory_bytes: None,
+        max_threads: None,
+        output_bytes: 32 << 20,
+    };
+    let finished = process::run(command, &limits)
+        .context("cannot run cargo: is the Rust toolchain installed?")?;
+    if finished.timed_out {
+        return Ok(Err(BuildFailure {
+            summary: format!(
+                "the build did not finish within {} s",
+                BUILD_TIMEOUT.as_secs()
+            ),
+            compiler_output: String::new(),
+        }));
+    }
+
+    let mut executable = None;
+    let mut crate_errors = Vec::new();
+    let mut check_errors = Vec::new();
+    for line in String::from_utf8_lossy(&finished.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        match message["reason"].as_str() {
+            Some("compiler-artifact") => {
+                if message["target"]["name"] == package.replace('-', "_")
+                    || message["target"]["name"] == package
+                {
+                    if let Some(exe) = message["executable"].as_str() {
+                        executable = Some(PathBuf::from(exe));
+                    }
+                }
+            }
+            Some("compiler-message") if message["message"]["level"] == "error" => {
+                let rendered = message["message"]["rendered"].as_str().unwrap_or_default();
+                let from_lesson = message["package_id"]
+                    .as_str()
+                    .is_some_and(|id| id.contains("/lesson#"));
+                if from_lesson {
+                    crate_errors.push(target.show_paths(rendered));
+                } else {
+                    check_errors.push(target.show_paths(rendered));
+                }
+            }
+            _ => {}
+        }
+    }
+    if finished.status.is_some_and(|s| s.success()) {
+        let harness =
+            executable.ok_or_else(|| anyhow!("cargo built the harness but named no executable"))?;
+        return Ok(Ok(Built {
+            harness,
+            duration: started.elapsed(),
+        }));
+    }
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    let failure = if !crate_errors.is_empty() {
+        BuildFailure {
+            summary: format!(
+                "{} does not compile{}",
+                target.label,
+                if mode == Mode::Loom {
+                    " under --cfg loom (the model checks' build)"
+                } else {
+                    ""
+                }
+            ),
+            compiler_output: crate_errors.join("\n"),
+        }
+    } else if !check_errors.is_empty() {
+        BuildFailure {
+            summary: format!(
+                "the lesson's checks do not compile against {}: its public API differs from the one the lesson asks for (a missing item, another signature or missing trait bounds; see the lesson README)",
+                target.label
+            ),
+            compiler_output: check_errors.join("\n"),
+        }
+    } else {
+        BuildFailure {
+            summary: "cargo could not build the harness".into(),
+            compiler_output: tail(&stderr, 4000),
+        }
+    };
+    Ok(Err(failure))
+}
+
+/// Writes the harness crate for `target`, touching only files whose content changed.
+fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &str) -> Result<()> {
+    let lesson_src = gen.join("lesson").join("src");
+    std::fs::create_dir_all(&lesson_src)
+        .with_context(|| format!("cannot create {}", lesson_src.display()))?;
+
+    // The lesson crate: the kit's manifest and shim, the target's other sources.
+    let manifest_path = kit.manifest(lesson);
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read the kit's manifest {}", manifest_path.display()))?;
+    let manifest_table: toml::Table = toml::from_str(&manifest)
+        .with_context(|| format!("{} is malformed", manifest_path.display()))?;
+    let package_name = manifest_table
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .with_context(|| format!("{} names no package", manifest_path.display()))?
+        .to_string();
+    write_if_changed(&gen.join("lesson").join("Cargo.toml"), manifest.as_bytes())?;
+    let shim = std::fs::read(kit.shim(lesson))
+        .with_context(|| format!("cannot read the kit's shim {}", kit.shim(lesson).display()))?;
+    let mut wanted = vec![PathBuf::from("sync.rs")];
+    write_if_changed(&lesson_src.join("sync.rs"), &shim)?;
+    for (rel, from) in &target.files {
+        if rel == Path::new("sync.rs") {
+            continue;
+        }
+        let bytes =
+            std::fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
+        write_if_changed(&lesson_src.join(rel), &bytes)?;
+        wanted.push(rel.clone());
+    }
+    remove_stale(&lesson_src, Path::new(""), &wanted)?;
+
+    // The harness crate around it.
+    let checks = kit.checks_file(lesson);
+    let main = format!(
+        "// Generated by the grader for {}; do not edit.\n#[path = {:?}]\nmod checks;\n\nfn main() {{\n    grader_harness::runner::main(checks::CHECKS)\n}}\n",
+        lesson.dir_name(),
+        checks.display().to_string()
+    );
+    write_if_changed(&gen.join("src").join("main.rs"), main.as_bytes())?;
+    let harness_lib = kit.root.join("grader").join("harness");
+    let mut deps = toml::Table::new();
+    deps.insert(
+        package_name.clone(),
+        toml::Value::Table(path_dep(&gen.join("lesson"))),
+    );
+    deps.insert(
+        "grader-harness".into(),
+        toml::Value::Table(path_dep(&harness_lib)),
+    );
+    let extra_path = kit.path(&lesson.checks).join("dependencies.toml");
+    if extra_path.is_file() {
+        let extra: toml::Table = toml::from_str(&std::fs::read_to_string(&extra_path)?)
+            .with_context(|| format!("{} is malformed", extra_path.display()))?;
+        if let Some(toml::Value::Table(more)) = extra.get("dependencies") {
+            deps.extend(more.clone());
+        }
+    }
+    let manifest = format!(
+        r#"# Generated by the grader; do not edit.
+[package]
+name = "{package}"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+{deps}
+[target.'cfg(loom)'.dependencies]
+loom = "0.7"
+
+# Its own workspace: the generated crate sits inside the kit's folder but is not a kit member.
+[workspace]
+
+[profile.release]
+opt-level = 2
+debug = false
+incremental = true
+codegen-units = 16
+overflow-checks = true
+
+[lints.rust]
+unexpected_cfgs = {{ level = "allow" }}
+"#,
+        // One `name = { ... }` line per dependency: a Value displays as an inline table.
+        deps = deps
+            .iter()
+            .map(|(name, spec)| format!("{name} = {spec}\n"))
+            .collect::<String>(),
+    );
+    write_if_changed(&gen.join("Cargo.toml"), manifest.as_bytes())?;
+    // Pin dependencies to the versions the kit was tested with.
+    let lock = gen.join("Cargo.lock");
+    if !lock.exists() {
+        if let Ok(kit_lock) = std::fs::read(kit.root.join("Cargo.lock")) {
+            std::fs::write(&lock, kit_lock)?;
+        }
+    }
+    Ok(())
+}
+
+fn path_dep(path: &Path) -> toml::Table {
+    let mut t = toml::Table::new();
+    t.insert(
+        "path".into(),
+        toml::Value::String(path.display().to_string()),
+    );
+    t
+}
+
+fn harness_package_name(lesson: &Lesson, key: &str) -> String {
+    let clean: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("harness_{:02}_{clean}", lesson.number)
+}
+
+/// Writing only on change keeps the file's mtime, which is what cargo uses to decide on a rebuild.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Removes files a previous version of the target had and this one doesn't.
+fn remove_stale(dir: &Path, rel: &Path, wanted: &[PathBuf]) -> Result<()> {
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let rel_path = rel.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            remove_stale(&entry.path(), &rel_path, wanted)?;
+        } else if !wanted.contains(&rel_path) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+pub fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("...{}", &text[start..])
+}

@@ -1,0 +1,264 @@
+//! One target, start to end: lint, build (std and loom side by side), run, and gather a report.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use grader_harness::protocol::{CheckInfo, Finding, Kind};
+
+use crate::build::{self, BuildFailure, Built, Mode};
+use crate::curriculum::{Lesson, PlannedCheck};
+use crate::kit::Kit;
+use crate::lint;
+use crate::report::Report;
+use crate::run::{self, Budget, CheckRun, Job, Status};
+use crate::target::Target;
+
+/// The one lint check every lesson has.
+pub const SHIM_LINT: &str = "uses_sync_shim";
+
+#[derive(Clone)]
+pub struct Options {
+    /// Checks run at once (timing checks always run alone).
+    pub jobs: usize,
+    pub budget: Budget,
+    /// Run only these checks (verify uses it); `None`: all.
+    pub only: Option<Vec<String>>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            budget: Budget::default(),
+            only: None,
+        }
+    }
+}
+
+/// What happens while a target is evaluated, for live output.
+pub enum Event<'a> {
+    Building,
+    Built { mode: Mode, seconds: f64, ok: bool },
+    Running { checks: usize },
+    Finished(&'a CheckRun),
+}
+
+pub fn evaluate(
+    kit: &Kit,
+    lesson: &Lesson,
+    target: &Target,
+    options: &Options,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report> {
+    let planned: Vec<PlannedCheck> = lesson
+        .planned_checks()?
+        .into_iter()
+        .filter(|c| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|only| only.contains(&c.name))
+        })
+        .collect();
+    let mut runs: HashMap<String, CheckRun> = HashMap::new();
+
+    // Lint first: it needs no build, and when it fails the model checks would prove nothing.
+    let mut shim_bypassed = false;
+    for check in planned.iter().filter(|c| c.kind == Kind::Lint) {
+        let run = if check.name == SHIM_LINT {
+            let found = lint::lint(target);
+            shim_bypassed = !found.is_empty();
+            shim_lint_run(&check.name, &found)
+        } else {
+            CheckRun::skipped(
+                &check.name,
+                Kind::Lint,
+                Finding::new("the kit knows this lint").observed(format!(
+                    "no lint named `{}`: curriculum.toml is wrong",
+                    check.name
+                )),
+            )
+        };
+        on_event(Event::Finished(&run));
+        runs.insert(check.name.clone(), run);
+    }
+    if shim_bypassed {
+        for check in planned.iter().filter(|c| c.kind == Kind::Model) {
+            let run = CheckRun::skipped(
+                &check.name,
+                Kind::Model,
+                Finding::new("the model checker can see the code's synchronization")
+                    .observed("not run: the code uses std's primitives directly (see the lint check), and loom can't see those, so this check could only pass without checking anything")
+                    .fix("Reach every primitive through crate::sync, then check again."),
+            );
+            runs.insert(check.name.clone(), run);
+        }
+    }
+
+    // Build what the remaining checks need: std and loom builds use separate target dirs, so they
+    // can run side by side.
+    let needs = |mode: Mode| {
+        planned.iter().any(|c| {
+            !runs.contains_key(&c.name)
+                && matches!(
+                    (mode, c.kind),
+                    (Mode::Std, Kind::Unit | Kind::Stress | Kind::Timing)
+                        | (Mode::Loom, Kind::Model)
+                )
+        })
+    };
+    let modes: Vec<Mode> = [Mode::Std, Mode::Loom]
+        .into_iter()
+        .filter(|&m| needs(m))
+        .collect();
+    if !modes.is_empty() {
+        on_event(Event::Building);
+    }
+    let builds: Vec<(Mode, Result<Result<Built, BuildFailure>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = modes
+            .iter()
+            .map(|&mode| {
+                (
+                    mode,
+                    scope.spawn(move || build::build(kit, lesson, target, mode, true)),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(mode, h)| (mode, h.join().expect("build thread")))
+            .collect()
+    });
+    let mut build_failures = Vec::new();
+    let mut harnesses: Vec<(Mode, Built, Vec<CheckInfo>)> = Vec::new();
+    for (mode, result) in builds {
+        match result? {
+            Ok(built) => {
+                on_event(Event::Built {
+                    mode,
+                    seconds: built.duration.as_secs_f64(),
+                    ok: true,
+                });
+                let infos = run::list(&built.harness)?;
+                harnesses.push((mode, built, infos));
+            }
+            Err(failure) => {
+                on_event(Event::Built {
+                    mode,
+                    seconds: 0.0,
+                    ok: false,
+                });
+                build_failures.push((mode, failure));
+            }
+        }
+    }
+
+    // Every planned check not settled yet runs in a harness of its kind, or is skipped.
+    let mut jobs = Vec::new();
+    let unsettled: Vec<&PlannedCheck> = planned
+        .iter()
+        .filter(|c| !runs.contains_key(&c.name))
+        .collect();
+    for check in unsettled {
+        let mode = if check.kind == Kind::Model {
+            Mode::Loom
+        } else {
+            Mode::Std
+        };
+        if let Some((_, built, infos)) = harnesses.iter().find(|(m, _, _)| *m == mode) {
+            match infos.iter().find(|i| i.name == check.name) {
+                Some(info) => jobs.push(Job {
+                    harness: &built.harness,
+                    info: info.clone(),
+                }),
+                None => {
+                    let run = CheckRun {
+                        status: Status::Crash,
+                        ..CheckRun::skipped(
+                            &check.name,
+                            check.kind,
+                            Finding::new(
+                                "the lesson's checks define every check curriculum.toml lists",
+                            )
+                            .observed(format!(
+                                "checks.rs has no {} check named `{}` (a kit error)",
+                                check.kind, check.name
+                            )),
+                        )
+                    };
+                    runs.insert(check.name.clone(), run);
+                }
+            }
+        } else {
+            let why = match build_failures.iter().find(|(m, _)| *m == mode) {
+                Some((_, f)) => format!("not run: {}", f.summary),
+                None => "not run".to_string(),
+            };
+            runs.insert(
+                check.name.clone(),
+                CheckRun::skipped(
+                    &check.name,
+                    check.kind,
+                    Finding::new("the crate builds").observed(why),
+                ),
+            );
+        }
+    }
+    // Cheap checks first, so a failure shows up early.
+    jobs.sort_by_key(|j| j.info.kind);
+    on_event(Event::Running { checks: jobs.len() });
+    let finished = run::run_all(&jobs, options.jobs, options.budget, &|run| {
+        on_event(Event::Finished(run))
+    });
+    for run in finished {
+        runs.insert(run.name.clone(), run);
+    }
+
+    let build_error = (!build_failures.is_empty()).then(|| {
+        build_failures
+            .iter()
+            .map(|(_, f)| format!("{}\n\n{}", f.summary, f.compiler_output))
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    });
+    let ordered = planned
+        .iter()
+        .map(|c| {
+            (
+                c.clone(),
+                runs.remove(&c.name).expect("every planned check settled"),
+            )
+        })
+        .collect();
+    Ok(Report::new(
+        lesson,
+        target.label.clone(),
+        build_error,
+        ordered,
+    ))
+}
+
+fn shim_lint_run(name: &str, found: &[lint::Violation]) -> CheckRun {
+    let finding = (!found.is_empty()).then(|| {
+        let places: Vec<String> = found.iter().take(8).map(|v| format!("{}:{} uses `{}`", v.file, v.line, v.path)).collect();
+        let more = if found.len() > 8 { format!(" (and {} more)", found.len() - 8) } else { String::new() };
+        Finding::new("the lesson code reaches its primitives through crate::sync")
+            .observed(format!("{}{more}", places.join("; ")))
+            .why("The model checker (loom) only sees primitives that come through the kit's shim in src/sync.rs. Code that uses std::sync or std::thread directly is invisible to it, so the model checks would pass without checking anything.")
+            .fix("Import from the shim instead: `use crate::sync::{Arc, Mutex};`, `use crate::sync::atomic::AtomicU64;`, `crate::sync::thread::spawn`.")
+    });
+    CheckRun {
+        name: name.into(),
+        kind: Kind::Lint,
+        status: if finding.is_some() {
+            Status::Fail
+        } else {
+            Status::Pass
+        },
+        finding,
+        duration: std::time::Duration::ZERO,
+        output: String::new(),
+    }
+}

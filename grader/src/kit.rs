@@ -1,0 +1,76 @@
+//! The kit: the folder that holds `curriculum.toml`, and where the grader keeps its cache.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::curriculum::{Curriculum, Lesson, FILE_NAME};
+
+pub struct Kit {
+    pub root: PathBuf,
+    pub curriculum: Curriculum,
+}
+
+impl Kit {
+    /// The kit at `explicit`, or the nearest folder at or above the current one with a curriculum.
+    pub fn locate(explicit: Option<&Path>) -> Result<Kit> {
+        let root = match explicit {
+            Some(dir) => {
+                let dir = dir
+                    .canonicalize()
+                    .with_context(|| format!("--kit {}: no such folder", dir.display()))?;
+                if !dir.join(FILE_NAME).is_file() {
+                    bail!("--kit {}: no {FILE_NAME} there", dir.display());
+                }
+                dir
+            }
+            None => {
+                let cwd = std::env::current_dir().context("cannot read the current folder")?;
+                match cwd.ancestors().find(|d| d.join(FILE_NAME).is_file()) {
+                    Some(dir) => dir.to_path_buf(),
+                    None => bail!(
+                        "no {FILE_NAME} in {} or any folder above it: run the grader inside the course kit, or pass --kit DIR",
+                        cwd.display()
+                    ),
+                }
+            }
+        };
+        let curriculum = Curriculum::load(&root.join(FILE_NAME))?;
+        Ok(Kit { root, curriculum })
+    }
+
+    /// Build products and generated harnesses. `GRADER_CACHE_DIR` moves it (a read-only kit, say).
+    pub fn cache_dir(&self) -> PathBuf {
+        match std::env::var_os("GRADER_CACHE_DIR") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => self.root.join("target").join("grader"),
+        }
+    }
+
+    pub fn path(&self, relative: &Path) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// The kit's own shim for a lesson: the solution's `src/sync.rs`. Always used, whatever the
+    /// target's copy says.
+    pub fn shim(&self, lesson: &Lesson) -> PathBuf {
+        self.path(&lesson.solution).join("src").join("sync.rs")
+    }
+
+    /// The kit's own manifest for a lesson's crate: the solution's `Cargo.toml`.
+    pub fn manifest(&self, lesson: &Lesson) -> PathBuf {
+        self.path(&lesson.solution).join("Cargo.toml")
+    }
+
+    pub fn checks_file(&self, lesson: &Lesson) -> PathBuf {
+        self.path(&lesson.checks).join("checks.rs")
+    }
+
+    /// Shows a kit path relative to the kit root when it is inside it.
+    pub fn display(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}

@@ -1,0 +1,306 @@
+//! Running checks: each in its own process, under its own time limit, and only a record the harness
+//! wrote at the end of the check counts as a result.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use grader_harness::protocol::{CheckInfo, Finding, Kind, RunRecord, NONCE_ENV, RESULT_FILE_ENV};
+use serde::Serialize;
+
+use crate::process::{self, describe_exit, Limits};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Timeout,
+    Crash,
+    Skipped,
+}
+
+/// What one check did.
+#[derive(Debug, Clone)]
+pub struct CheckRun {
+    pub name: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub finding: Option<Finding>,
+    pub duration: Duration,
+    /// The tail of what the check printed (panic messages live here), for failures only.
+    pub output: String,
+}
+
+impl CheckRun {
+    pub fn skipped(name: &str, kind: Kind, finding: Finding) -> CheckRun {
+        CheckRun {
+            name: name.into(),
+            kind,
+            status: Status::Skipped,
+            finding: Some(finding),
+            duration: Duration::ZERO,
+            output: String::new(),
+        }
+    }
+}
+
+/// How much room each check process gets. Generous: a correct solution must never hit them.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Multiplies every check's own time limit (a loaded machine, a slow laptop).
+    pub timeout_scale: f64,
+    pub memory_bytes: u64,
+    pub max_threads: usize,
+    pub output_bytes: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget {
+            timeout_scale: 1.0,
+            memory_bytes: 4 << 30,
+            max_threads: 512,
+            output_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Asks a harness for its checks.
+pub fn list(harness: &Path) -> anyhow::Result<Vec<CheckInfo>> {
+    let mut command = Command::new(harness);
+    command.arg("list");
+    let limits = Limits {
+        timeout: Duration::from_secs(20),
+        memory_bytes: None,
+        max_threads: None,
+        output_bytes: 1 << 20,
+    };
+    let finished = process::run(command, &limits)?;
+    if !finished.status.is_some_and(|s| s.success()) {
+        anyhow::bail!(
+            "the harness could not list its checks: it {}",
+            describe_exit(finished.status)
+        );
+    }
+    Ok(serde_json::from_slice(&finished.stdout)?)
+}
+
+/// One check to run: which harness, which check.
+pub struct Job<'a> {
+    pub harness: &'a Path,
+    pub info: CheckInfo,
+}
+
+/// Runs `jobs`, `parallel` at a time, except timing checks, which run one at a time with nothing
+/// else running so that what they measure is the code under test and not its neighbours.
+/// `on_done` sees each result as it arrives; results come back in the order of `jobs`.
+pub fn run_all(
+    jobs: &[Job<'_>],
+    parallel: usize,
+    budget: Budget,
+    on_done: &(dyn Fn(&CheckRun) + Sync),
+) -> Vec<CheckRun> {
+    let results: Vec<Mutex<Option<CheckRun>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let (timing, others): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs[i].info.kind == Kind::Timing);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.max(1).min(others.len().max(1)) {
+            scope.spawn(|| loop {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&i) = others.get(n) else { break };
+                let run = run_one(&jobs[i], budget);
+                on_done(&run);
+                *results[i].lock().unwrap() = Some(run);
+            });
+        }
+    });
+    for i in timing {
+        let run = run_one(&jobs[i], budget);
+        on_done(&run);
+        *results[i].lock().unwrap() = Some(run);
+    }
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap().expect("every job ran"))
+        .collect()
+}
+
+pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
+    let info = &job.info;
+    let timeout = Duration::from_millis(info.timeout_ms).mul_f64(budget.timeout_scale.max(0.1));
+    let crash = |finding: Finding, output: String, duration| CheckRun {
+        name: info.name.clone(),
+        kind: info.kind,
+        status: Status::Crash,
+        finding: Some(finding),
+        duration,
+        output,
+    };
+    let scratch = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            return crash(
+                Finding::new("the grader can run the check")
+                    .observed(format!("no temporary folder: {e}")),
+                String::new(),
+                Duration::ZERO,
+            )
+        }
+    };
+    let result_file = scratch.path().join("result.json");
+    let nonce = nonce();
+    let mut command = Command::new(job.harness);
+    command
+        .args(["run", &info.name])
+        .env(RESULT_FILE_ENV, &result_file)
+        .env(NONCE_ENV, &nonce)
+        .env("RUST_BACKTRACE", "0")
+        .current_dir(scratch.path());
+    let limits = Limits {
+        timeout,
+        memory_bytes: Some(budget.memory_bytes),
+        max_threads: Some(budget.max_threads),
+        output_bytes: budget.output_bytes,
+    };
+    let finished = match process::run(command, &limits) {
+        Ok(f) => f,
+        Err(e) => {
+            return crash(
+                Finding::new("the grader can run the check")
+                    .observed(format!("cannot start the harness: {e}")),
+                String::new(),
+                Duration::ZERO,
+            )
+        }
+    };
+    let mut output = String::from_utf8_lossy(&finished.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    if !stdout.trim().is_empty() {
+        output = format!("{stdout}\n{output}");
+    }
+    if finished.output_truncated {
+        output.push_str(&format!(
+            "\n[output cut at {} KiB]",
+            budget.output_bytes >> 10
+        ));
+    }
+    let output = crate::build::tail(output.trim(), 4000);
+    let panic_line = first_panic_line(&output);
+
+    if finished.timed_out {
+        let observed = format!(
+            "the check `{}` did not finish within {} s: deadlock or infinite loop?",
+            info.name,
+            timeout.as_secs()
+        );
+        let why = match &panic_line {
+            Some(p) if p.contains("not yet implemented") => format!("Something it waits for is not implemented yet: {p}"),
+            Some(p) => format!("A thread panicked ({p}) and something then waited forever for it. Otherwise: threads that all wait for each other (a deadlock), a wakeup that never comes (a missing notify, or `if` where `while` belongs), or a loop that never ends."),
+            None => "Threads that all wait for each other (a deadlock), a wakeup that never comes (a missing notify, or `if` where `while` belongs), or a loop that never ends.".to_string(),
+        };
+        return CheckRun {
+            name: info.name.clone(),
+            kind: info.kind,
+            status: Status::Timeout,
+            finding: Some(
+                Finding::new("the check finishes in time")
+                    .observed(observed)
+                    .why(why)
+                    .fix("Find what each thread is waiting for when it hangs: every wait needs a matching notify after the state changes, and every lock must be released before waiting for another thread."),
+            ),
+            duration: finished.elapsed,
+            output,
+        };
+    }
+    if let Some(reason) = &finished.killed_for {
+        return crash(
+            Finding::new("the code keeps its thread count bounded")
+                .observed(format!("the check was stopped: {reason}"))
+                .why("Spawning a thread per item, or in a loop that never ends, exhausts the machine.")
+                .fix("Use a fixed number of threads, and join each one you start."),
+            output,
+            finished.elapsed,
+        );
+    }
+    let record = std::fs::read(&result_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
+    match record {
+        Some(record) if record.nonce == nonce && record.name == info.name => CheckRun {
+            name: info.name.clone(),
+            kind: info.kind,
+            status: if record.passed {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            finding: record.finding,
+            duration: Duration::from_millis(record.duration_ms),
+            output: if record.passed { String::new() } else { output },
+        },
+        _ => crash(
+            explain_crash(&finished, &output, budget),
+            output,
+            finished.elapsed,
+        ),
+    }
+}
+
+fn explain_crash(finished: &process::Finished, output: &str, budget: Budget) -> Finding {
+    let how = describe_exit(finished.status);
+    let early_exit = finished.status.is_some_and(|s| s.success());
+    if early_exit {
+        return Finding::new("the check runs to its end")
+            .observed(format!("the check's process {how} before the check finished"))
+            .why("Something called std::process::exit (or the process ended some other way) in the middle of the check, so the check never saw its result. That never counts as a pass.")
+            .fix("Don't end the process from library code: return, or panic with a message.");
+    }
+    if output.contains("memory allocation of") || output.contains("capacity overflow") {
+        return Finding::new("the code stays within memory")
+            .observed(format!("the check ran out of memory (its limit is {} GiB) and {how}", budget.memory_bytes >> 30))
+            .why("Something grows without end: a queue nobody drains, a Vec filled in a loop that never stops, or a thread per item.")
+            .fix("Bound what you store, and check that loops end.");
+    }
+    if output.contains("has overflowed its stack") {
+        return Finding::new("the code does not overflow the stack")
+            .observed(format!("a thread overflowed its stack and the process {how}"))
+            .why("Unbounded recursion: a function calling itself (or a helper calling back) without end.")
+            .fix("Look for a method that calls itself, e.g. a `len` that calls `len`.");
+    }
+    let panic = first_panic_line(output)
+        .map(|p| format!(" The first panic: {p}"))
+        .unwrap_or_default();
+    Finding::new("the check runs to its end")
+        .observed(format!("the check's process {how} before reporting a result.{panic}"))
+        .why("An abort ends the whole process at once: a panic inside a Drop during a panic, an explicit abort, or a memory fault.")
+        .fix("Read the captured output below for the first error.")
+}
+
+fn first_panic_line(output: &str) -> Option<String> {
+    let mut lines = output.lines();
+    while let Some(line) = lines.next() {
+        if line.contains("panicked at") {
+            let message = lines.next().unwrap_or_default().trim();
+            return Some(format!("{} {}", line.trim(), message).trim().to_string());
+        }
+    }
+    None
+}
+
+fn nonce() -> String {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}

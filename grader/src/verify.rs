@@ -1,0 +1,256 @@
+//! `grader verify`: the course author's proof that the checks work. For each lesson the solution
+//! passes every check, the starter fails at least one, and every known-buggy variant is rejected by
+//! the check its header names.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anstyle::{AnsiColor, Style};
+use anyhow::{bail, Context, Result};
+
+use crate::curriculum::Lesson;
+use crate::evaluate::{self, Options};
+use crate::kit::Kit;
+use crate::run::Status;
+use crate::target::Target;
+
+/// A known-buggy `lib.rs`, as its header describes it:
+/// ```text
+/// //! bug: increments with a load and a store, so two threads can both write the same value
+/// //! caught-by: counter_two_increments
+/// ```
+pub struct Variant {
+    pub name: String,
+    pub path: PathBuf,
+    pub bug: String,
+    pub caught_by: Vec<String>,
+}
+
+pub fn variants(kit: &Kit, lesson: &Lesson) -> Result<Vec<Variant>> {
+    let dir = kit.path(&lesson.checks).join("variants");
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    files.iter().map(|f| parse_variant(f)).collect()
+}
+
+fn parse_variant(path: &Path) -> Result<Variant> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header = |key: &str| {
+        text.lines()
+            .take_while(|l| l.starts_with("//!") || l.trim().is_empty())
+            .find_map(|l| {
+                l.trim_start_matches("//!")
+                    .trim()
+                    .strip_prefix(key)
+                    .map(|v| v.trim().to_string())
+            })
+    };
+    let bug = header("bug:")
+        .with_context(|| format!("{}: no `//! bug:` line in its header", path.display()))?;
+    let caught_by: Vec<String> = header("caught-by:")
+        .with_context(|| format!("{}: no `//! caught-by:` line in its header", path.display()))?
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let name = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    Ok(Variant {
+        name,
+        path: path.to_path_buf(),
+        bug,
+        caught_by,
+    })
+}
+
+struct Row {
+    lesson: String,
+    subject: String,
+    expected: String,
+    observed: String,
+    ok: bool,
+}
+
+/// Verifies `lessons`, printing a table; true when nothing was missed.
+pub fn verify(
+    kit: &Kit,
+    lessons: &[&Lesson],
+    options: &Options,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let mut rows = Vec::new();
+    for lesson in lessons {
+        let planned: Vec<String> = lesson
+            .planned_checks()?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        let quiet = |_: evaluate::Event<'_>| {};
+
+        // The starter ships the kit's manifest and shim unchanged.
+        for file in ["Cargo.toml", "src/sync.rs"] {
+            let a = std::fs::read(kit.path(&lesson.exercise).join(file)).ok();
+            let b = std::fs::read(kit.path(&lesson.solution).join(file)).ok();
+            let same = a.is_some() && a == b;
+            rows.push(Row {
+                lesson: lesson.dir_name(),
+                subject: format!("starter {file}"),
+                expected: "same as the solution's".into(),
+                observed: if same {
+                    "same".into()
+                } else {
+                    "differs or missing".into()
+                },
+                ok: same,
+            });
+        }
+
+        let report = evaluate::evaluate(
+            kit,
+            lesson,
+            &Target::solution(kit, lesson)?,
+            options,
+            &quiet,
+        )?;
+        let failing: Vec<String> = report
+            .failed()
+            .map(|c| format!("{} ({:?})", c.name, c.status).to_lowercase())
+            .collect();
+        rows.push(Row {
+            lesson: lesson.dir_name(),
+            subject: "solution".into(),
+            expected: "passes every check".into(),
+            observed: if failing.is_empty() {
+                format!("{}/{} points", report.score, report.max_score)
+            } else {
+                format!("failed: {}", failing.join(", "))
+            },
+            ok: failing.is_empty() && report.build.status == "ok",
+        });
+
+        let report = evaluate::evaluate(
+            kit,
+            lesson,
+            &Target::exercise(kit, lesson)?,
+            options,
+            &quiet,
+        )?;
+        let failing = report.failed().count();
+        rows.push(Row {
+            lesson: lesson.dir_name(),
+            subject: "starter".into(),
+            expected: "fails at least one check".into(),
+            observed: format!(
+                "{failing} checks fail, {}/{} points",
+                report.score, report.max_score
+            ),
+            ok: failing > 0,
+        });
+
+        let variants = variants(kit, lesson)?;
+        if variants.is_empty() {
+            rows.push(Row {
+                lesson: lesson.dir_name(),
+                subject: "variants".into(),
+                expected: "at least one known-buggy variant".into(),
+                observed: "none".into(),
+                ok: false,
+            });
+        }
+        for variant in variants {
+            if let Some(unknown) = variant.caught_by.iter().find(|c| !planned.contains(c)) {
+                bail!("{}: caught-by names `{unknown}`, which curriculum.toml doesn't list for lesson {}", variant.path.display(), lesson.dir_name());
+            }
+            let only = Options {
+                only: Some(variant.caught_by.clone()),
+                ..options.clone()
+            };
+            let report = evaluate::evaluate(
+                kit,
+                lesson,
+                &Target::variant(kit, &variant.path),
+                &only,
+                &quiet,
+            )?;
+            let outcomes: Vec<String> = report
+                .checks
+                .iter()
+                .map(|c| format!("{} {:?}", c.name, c.status).to_lowercase())
+                .collect();
+            let caught = !report.checks.is_empty()
+                && report
+                    .checks
+                    .iter()
+                    .all(|c| matches!(c.status, Status::Fail | Status::Timeout | Status::Crash));
+            rows.push(Row {
+                lesson: lesson.dir_name(),
+                subject: format!("variant {}", variant.name),
+                expected: format!("caught by {}", variant.caught_by.join(", ")),
+                observed: match (report.build.status == "ok", caught) {
+                    (true, true) => outcomes.join(", "),
+                    (true, false) => format!("{} -- missed: {}", outcomes.join(", "), variant.bug),
+                    (false, _) => "did not build".into(),
+                },
+                ok: caught,
+            });
+        }
+    }
+    print_table(out, &rows)?;
+    Ok(rows.iter().all(|r| r.ok))
+}
+
+fn print_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
+    let ok = AnsiColor::Green.on_default().bold();
+    let bad = AnsiColor::Red.on_default().bold();
+    let bold = Style::new().bold();
+    let w_subject = rows
+        .iter()
+        .map(|r| r.subject.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let w_expected = rows
+        .iter()
+        .map(|r| r.expected.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    writeln!(
+        out,
+        "{bold}{:<14} {:<w_subject$}  {:<w_expected$}  result{bold:#}",
+        "lesson", "subject", "expected"
+    )?;
+    for r in rows {
+        let (style, word) = if r.ok { (ok, "ok  ") } else { (bad, "MISS") };
+        writeln!(
+            out,
+            "{:<14} {:<w_subject$}  {:<w_expected$}  {style}{word}{style:#} {}",
+            r.lesson, r.subject, r.expected, r.observed
+        )?;
+    }
+    let missed = rows.iter().filter(|r| !r.ok).count();
+    if missed == 0 {
+        writeln!(
+            out,
+            "\n{ok}verify: all {} expectations hold{ok:#}",
+            rows.len()
+        )
+    } else {
+        writeln!(
+            out,
+            "\n{bad}verify: {missed} of {} expectations missed{bad:#}",
+            rows.len()
+        )
+    }
+}
