@@ -5,7 +5,7 @@
 //! ```text
 //! std/target/                 one cargo target dir for every std build (dependencies built once)
 //! std/01-race-fix/exercise/   the generated harness crate of one target
-//!     Cargo.toml  src/main.rs  lesson/{Cargo.toml, src/...}
+//!     Cargo.toml  src/main.rs  lesson-exercise/{Cargo.toml, src/...}
 //! loom/...                    the same for `--cfg loom` builds, so the two never rebuild each other
 //! ```
 //! A re-check after an edit rewrites only the files whose content changed, so cargo recompiles just
@@ -184,7 +184,8 @@ pub fn build(
 
 /// Writes the harness crate for `target`, touching only files whose content changed.
 fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &str) -> Result<()> {
-    let lesson_src = gen.join("lesson").join("src");
+    let crate_dir = gen.join(target.crate_dir_name());
+    let lesson_src = crate_dir.join("src");
     std::fs::create_dir_all(&lesson_src)
         .with_context(|| format!("cannot create {}", lesson_src.display()))?;
 
@@ -200,7 +201,7 @@ fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &s
         .and_then(|n| n.as_str())
         .with_context(|| format!("{} names no package", manifest_path.display()))?
         .to_string();
-    write_if_changed(&gen.join("lesson").join("Cargo.toml"), manifest.as_bytes())?;
+    write_if_changed(&crate_dir.join("Cargo.toml"), manifest.as_bytes())?;
     let shim = std::fs::read(kit.shim(lesson))
         .with_context(|| format!("cannot read the kit's shim {}", kit.shim(lesson).display()))?;
     let mut wanted = vec![PathBuf::from("sync.rs")];
@@ -228,7 +229,7 @@ fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &s
     let mut deps = toml::Table::new();
     deps.insert(
         package_name.clone(),
-        toml::Value::Table(path_dep(&gen.join("lesson"))),
+        toml::Value::Table(path_dep(&crate_dir)),
     );
     deps.insert(
         "grader-harness".into(),

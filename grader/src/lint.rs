@@ -54,7 +54,11 @@ pub fn lint(target: &Target) -> Vec<Violation> {
         let Ok(tokens) = text.parse::<TokenStream>() else {
             continue;
         };
-        let shown = target.show_paths(&format!("lesson/src/{}", rel.display()));
+        let shown = target.show_paths(&format!(
+            "{}/src/{}",
+            target.crate_dir_name(),
+            rel.display()
+        ));
         scan(tokens, &shown, &mut found);
     }
     found

@@ -88,15 +88,24 @@ impl Target {
         })
     }
 
+    /// The folder of the lesson crate inside the generated harness. It carries the key because
+    /// cargo names a path dependency's artifacts by its path relative to the workspace root: with
+    /// one name for all, every target's lesson crate would overwrite the others' in the shared
+    /// target dir.
+    pub fn crate_dir_name(&self) -> String {
+        format!("lesson-{}", self.key)
+    }
+
     /// Rewrites the generated crate's paths in compiler output to the target's own.
     pub fn show_paths(&self, text: &str) -> String {
+        let generated = format!("{}/src/", self.crate_dir_name());
         if self.files.len() == 1
             && self.files[0].0 == Path::new("lib.rs")
             && !self.src_display.ends_with("/src")
         {
-            text.replace("lesson/src/lib.rs", &self.src_display)
+            text.replace(&format!("{generated}lib.rs"), &self.src_display)
         } else {
-            text.replace("lesson/src/", &format!("{}/", self.src_display))
+            text.replace(&generated, &format!("{}/", self.src_display))
         }
     }
 }
