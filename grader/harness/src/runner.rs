@@ -1,7 +1,7 @@
 //! The `main` of a generated harness: `list` the checks, or `run` one and write its record.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::check::Check;
@@ -14,12 +14,7 @@ const KEPT_PANICS: usize = 16;
 /// Entry point of every generated harness binary.
 pub fn main(checks: &[Check]) -> ! {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["list"] => {
             let infos: Vec<CheckInfo> = checks
                 .iter()
@@ -29,10 +24,7 @@ pub fn main(checks: &[Check]) -> ! {
                     timeout_ms: c.timeout.as_millis() as u64,
                 })
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string(&infos).expect("check list serializes")
-            );
+            println!("{}", serde_json::to_string(&infos).expect("check list serializes"));
             std::process::exit(0)
         }
         ["run", name] => match checks.iter().find(|c| c.name == *name) {
@@ -49,11 +41,47 @@ pub fn main(checks: &[Check]) -> ! {
     }
 }
 
+/// Where and how this process reports, read from the environment before any lesson code runs.
+struct Reporter {
+    result_file: Option<std::ffi::OsString>,
+    nonce: String,
+    name: &'static str,
+    kind: Kind,
+    started: Instant,
+}
+
+impl Reporter {
+    fn write(&self, finding: Option<Finding>) {
+        let record = RunRecord {
+            nonce: self.nonce.clone(),
+            name: self.name.to_string(),
+            passed: finding.is_none(),
+            finding,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+        };
+        match &self.result_file {
+            Some(path) => {
+                let text = serde_json::to_string(&record).expect("record serializes");
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("harness: cannot write the result: {e}");
+                    std::process::exit(4);
+                }
+            }
+            None => println!("{}", serde_json::to_string_pretty(&record).expect("record serializes")),
+        }
+    }
+}
+
 fn run_one(check: &Check) -> ! {
     // Take the protocol variables out of the environment before any lesson code runs, so the code
     // under test can't find the result file or the nonce by reading its environment.
-    let result_file = std::env::var_os(RESULT_FILE_ENV);
-    let nonce = std::env::var(NONCE_ENV).unwrap_or_default();
+    let reporter = Arc::new(Reporter {
+        result_file: std::env::var_os(RESULT_FILE_ENV),
+        nonce: std::env::var(NONCE_ENV).unwrap_or_default(),
+        name: check.name,
+        kind: check.kind,
+        started: Instant::now(),
+    });
     // SAFETY: no other thread exists yet in this process.
     unsafe {
         std::env::remove_var(RESULT_FILE_ENV);
@@ -61,16 +89,28 @@ fn run_one(check: &Check) -> ! {
     }
 
     let default_hook = panic::take_hook();
+    let hook_reporter = reporter.clone();
     panic::set_hook(Box::new(move |info| {
         let message = payload_text(info.payload());
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        if let Ok(mut seen) = PANICS.lock() {
-            if seen.len() < KEPT_PANICS {
-                seen.push((message, location));
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let first = match PANICS.lock() {
+            Ok(mut seen) => {
+                if seen.len() < KEPT_PANICS {
+                    seen.push((message.clone(), location));
+                }
+                seen.len() == 1
             }
+            Err(_) => false,
+        };
+        // loom reports what it finds (a deadlock, say) by panicking inside its scheduler, and the
+        // unwinding that follows can abort the process while loom's objects are dropped. So the
+        // first panic of a model check is recorded at once; a normal end of the check overwrites it.
+        if first && hook_reporter.kind == Kind::Model {
+            let finding = match info.payload().downcast_ref::<Finding>() {
+                Some(f) => f.clone(),
+                None => explain_panic(Kind::Model, &message),
+            };
+            hook_reporter.write(Some(finding));
         }
         // A Finding raised on purpose is not a crash: keep stderr for real panics.
         if info.payload().downcast_ref::<Finding>().is_none() {
@@ -78,9 +118,7 @@ fn run_one(check: &Check) -> ! {
         }
     }));
 
-    let started = Instant::now();
     let outcome = panic::catch_unwind(AssertUnwindSafe(check.run));
-    let duration_ms = started.elapsed().as_millis() as u64;
     let finding = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(finding)) => Some(finding),
@@ -89,25 +127,7 @@ fn run_one(check: &Check) -> ! {
             Err(payload) => explain_panic(check.kind, &payload_text(&*payload)),
         }),
     };
-    let record = RunRecord {
-        nonce,
-        name: check.name.to_string(),
-        passed: finding.is_none(),
-        finding,
-        duration_ms,
-    };
-    if let Some(path) = result_file {
-        let text = serde_json::to_string(&record).expect("record serializes");
-        if let Err(e) = std::fs::write(&path, text) {
-            eprintln!("harness: cannot write the result: {e}");
-            std::process::exit(4);
-        }
-    } else {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&record).expect("record serializes")
-        );
-    }
+    reporter.write(finding);
     // Exit now: a thread the code under test left behind must not keep the process alive.
     std::process::exit(0)
 }
