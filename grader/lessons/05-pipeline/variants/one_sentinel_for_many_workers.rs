@@ -1,0 +1,198 @@
+//! bug: shutdown by sentinel, but only one None is sent into each queue: the worker that gets it stops and passes one None on, while the other workers of a pool with several wait forever (and the caller, still holding its sender, joins them forever)
+//! caught-by: every_item_saved_once
+pub mod sync;
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::sync::channel::{self, Receiver, Sender};
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{Arc, Mutex};
+
+/// The three stages, in the order every item goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Fetch,
+    Parse,
+    Save,
+}
+
+/// An item that went no further: its index in the inputs, where it stopped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub index: usize,
+    pub stage: Stage,
+    pub error: String,
+}
+
+/// What a run did: how many items were saved, and every failure, sorted by index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub saved: usize,
+    pub failures: Vec<Failure>,
+}
+
+/// The shape of the pipeline.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Worker threads of each stage, each at least 1.
+    pub fetch_workers: usize,
+    pub parse_workers: usize,
+    pub save_workers: usize,
+    /// At least 1: how many items the queue between two stages holds.
+    pub queue_capacity: usize,
+}
+
+/// Runs every input through fetch, then parse, then save. Each stage has its own pool of worker threads;
+/// the stages run at the same time, connected by bounded queues, so a slow stage holds the ones before it
+/// back instead of letting items pile up. An item whose stage function returns Err or panics is reported
+/// in `failures` (its index in `inputs`, the stage, the error or panic message) and goes no further;
+/// the other items carry on. Returns once every item is saved or failed and every thread it started has
+/// finished. `failures` is sorted by index.
+pub fn run_pipeline<I, A, B, FF, PF, SF>(
+    inputs: Vec<I>,
+    fetch: FF,
+    parse: PF,
+    save: SF,
+    config: &Config,
+) -> Summary
+where
+    I: Send + 'static,
+    A: Send + 'static,
+    B: Send + 'static,
+    FF: Fn(I) -> Result<A, String> + Send + Sync + 'static,
+    PF: Fn(A) -> Result<B, String> + Send + Sync + 'static,
+    SF: Fn(B) -> Result<(), String> + Send + Sync + 'static,
+{
+    let capacity = config.queue_capacity.max(1);
+    // Each queue carries Some((index, item)), or None: the sentinel meaning "stop".
+    let (to_fetch, fetch_queue) = channel::bounded::<Option<(usize, I)>>(capacity);
+    let (to_parse, parse_queue) = channel::bounded::<Option<(usize, A)>>(capacity);
+    let (to_save, save_queue) = channel::bounded::<Option<(usize, B)>>(capacity);
+    let report = Arc::new(Mutex::new(Summary {
+        saved: 0,
+        failures: Vec::new(),
+    }));
+    let mut workers = Vec::new();
+    workers.extend(spawn_pool(
+        Stage::Fetch,
+        config.fetch_workers,
+        fetch_queue,
+        fetch,
+        &report,
+        move |message| {
+            let _ = to_parse.send(message);
+        },
+    ));
+    workers.extend(spawn_pool(
+        Stage::Parse,
+        config.parse_workers,
+        parse_queue,
+        parse,
+        &report,
+        move |message| {
+            let _ = to_save.send(message);
+        },
+    ));
+    let saved = report.clone();
+    workers.extend(spawn_pool(
+        Stage::Save,
+        config.save_workers,
+        save_queue,
+        save,
+        &report,
+        move |message: Option<(usize, ())>| {
+            if message.is_some() {
+                lock(&saved).saved += 1;
+            }
+        },
+    ));
+    for (index, input) in inputs.into_iter().enumerate() {
+        let _ = to_fetch.send(Some((index, input)));
+    }
+    // One sentinel: "the input is over".
+    let _ = to_fetch.send(None);
+    for worker in workers {
+        worker
+            .join()
+            .expect("a pipeline worker panicked outside its stage function");
+    }
+    drop(to_fetch);
+    let mut summary = std::mem::replace(
+        &mut *lock(&report),
+        Summary {
+            saved: 0,
+            failures: Vec::new(),
+        },
+    );
+    summary.failures.sort_by_key(|failure| failure.index);
+    summary
+}
+
+/// Starts `count` workers; a worker that receives the sentinel passes it on and stops.
+fn spawn_pool<In, Out, W, N>(
+    stage: Stage,
+    count: usize,
+    input: Receiver<Option<(usize, In)>>,
+    work: W,
+    report: &Arc<Mutex<Summary>>,
+    next: N,
+) -> Vec<JoinHandle<()>>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    W: Fn(In) -> Result<Out, String> + Send + Sync + 'static,
+    N: Fn(Option<(usize, Out)>) + Clone + Send + 'static,
+{
+    let work = Arc::new(work);
+    (0..count.max(1))
+        .map(|_| {
+            let (input, work, report, next) =
+                (input.clone(), work.clone(), report.clone(), next.clone());
+            thread::spawn(move || {
+                while let Some(Some((index, item))) = input.recv() {
+                    let outcome = panic::catch_unwind(AssertUnwindSafe(|| work(item)))
+                        .unwrap_or_else(|payload| Err(panic_message(payload)));
+                    match outcome {
+                        Ok(out) => next(Some((index, out))),
+                        Err(error) => lock(&report).failures.push(Failure {
+                            index,
+                            stage,
+                            error,
+                        }),
+                    }
+                }
+                // The sentinel (or a closed queue): tell the next stage to stop too.
+                next(None);
+            })
+        })
+        .collect()
+}
+
+/// Sends a success on to the next stage.
+fn pass_on<T>(queue: &Sender<(usize, T)>, index: usize, item: T) {
+    // The next pool's workers keep their receivers until this queue is closed, and this worker
+    // still holds a sender: someone is always there to receive.
+    if queue.send((index, item)).is_err() {
+        unreachable!("the next stage stopped before its queue was closed");
+    }
+}
+
+/// The text of a panic: `panic!("literal")` carries a `&str`, `panic!("{x}")` a `String`.
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panicked with a payload that is not text".to_string()
+    }
+}
+
+/// The report is only ever locked for a push or an increment, never while a stage function runs,
+/// so it can't be poisoned; if it were, its contents would still be whole.
+fn lock(report: &Mutex<Summary>) -> crate::sync::MutexGuard<'_, Summary> {
+    report
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
