@@ -98,10 +98,15 @@ pub fn build(
         timeout: BUILD_TIMEOUT,
         memory_bytes: None,
         max_threads: None,
+        max_rss_bytes: None,
         output_bytes: 32 << 20,
+        max_output_bytes: None,
     };
+    // A build takes the cores a timing check would measure: never both at once (see gate.rs).
+    let gate = crate::gate::shared();
     let finished = process::run(command, &limits)
         .context("cannot run cargo: is the Rust toolchain installed?")?;
+    drop(gate);
     if finished.timed_out {
         return Ok(Err(BuildFailure {
             summary: format!(
@@ -120,20 +125,20 @@ pub fn build(
             continue;
         };
         match message["reason"].as_str() {
-            Some("compiler-artifact") => {
+            Some("compiler-artifact")
                 if message["target"]["name"] == package.replace('-', "_")
-                    || message["target"]["name"] == package
-                {
-                    if let Some(exe) = message["executable"].as_str() {
-                        executable = Some(PathBuf::from(exe));
-                    }
+                    || message["target"]["name"] == package =>
+            {
+                if let Some(exe) = message["executable"].as_str() {
+                    executable = Some(PathBuf::from(exe));
                 }
             }
             Some("compiler-message") if message["message"]["level"] == "error" => {
                 let rendered = message["message"]["rendered"].as_str().unwrap_or_default();
+                let marker = format!("/{}#", target.crate_dir_name());
                 let from_lesson = message["package_id"]
                     .as_str()
-                    .is_some_and(|id| id.contains("/lesson#"));
+                    .is_some_and(|id| id.contains(&marker));
                 if from_lesson {
                     crate_errors.push(target.show_paths(rendered));
                 } else {

@@ -61,8 +61,10 @@ impl Curriculum {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         // toml's errors carry the line and column, with the offending line quoted.
-        let curriculum: Curriculum = toml::from_str(&text)
+        let mut curriculum: Curriculum = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{} is malformed:\n{e}", path.display()))?;
+        // The course runs in lesson-number order, whatever the order of the blocks in the file.
+        curriculum.lessons.sort_by_key(|l| l.number);
         curriculum
             .validate()
             .with_context(|| format!("{} is inconsistent", path.display()))?;

@@ -23,6 +23,8 @@ pub struct Options {
     pub budget: Budget,
     /// Run only these checks (verify uses it); `None`: all.
     pub only: Option<Vec<String>>,
+    /// Stop at the first check that does not pass: the rest are skipped.
+    pub fail_fast: bool,
 }
 
 impl Default for Options {
@@ -33,6 +35,7 @@ impl Default for Options {
                 .unwrap_or(2),
             budget: Budget::default(),
             only: None,
+            fail_fast: false,
         }
     }
 }
@@ -40,9 +43,20 @@ impl Default for Options {
 /// What happens while a target is evaluated, for live output.
 pub enum Event<'a> {
     Building,
-    Built { mode: Mode, seconds: f64, ok: bool },
-    Running { checks: usize },
+    Built {
+        mode: Mode,
+        seconds: f64,
+        ok: bool,
+    },
+    Running {
+        checks: usize,
+    },
     Finished(&'a CheckRun),
+    /// A check's process started.
+    Started {
+        name: &'a str,
+        kind: Kind,
+    },
 }
 
 pub fn evaluate(
@@ -83,6 +97,20 @@ pub fn evaluate(
         };
         on_event(Event::Finished(&run));
         runs.insert(check.name.clone(), run);
+    }
+    if shim_bypassed && options.fail_fast {
+        let rest: Vec<&PlannedCheck> = planned
+            .iter()
+            .filter(|c| !runs.contains_key(&c.name))
+            .collect();
+        for check in rest {
+            let run = CheckRun::skipped(
+                &check.name,
+                check.kind,
+                Finding::new("the check ran").observed(run::FAIL_FAST_SKIP),
+            );
+            runs.insert(check.name.clone(), run);
+        }
     }
     if shim_bypassed {
         for check in planned.iter().filter(|c| c.kind == Kind::Model) {
@@ -209,9 +237,20 @@ pub fn evaluate(
     // Cheap checks first, so a failure shows up early.
     jobs.sort_by_key(|j| j.info.kind);
     on_event(Event::Running { checks: jobs.len() });
-    let finished = run::run_all(&jobs, options.jobs, options.budget, &|run| {
-        on_event(Event::Finished(run))
-    });
+    let on_start = |info: &CheckInfo| {
+        on_event(Event::Started {
+            name: &info.name,
+            kind: info.kind,
+        })
+    };
+    let finished = run::run_all(
+        &jobs,
+        options.jobs,
+        options.budget,
+        options.fail_fast,
+        &on_start,
+        &|run| on_event(Event::Finished(run)),
+    );
     for run in finished {
         runs.insert(run.name.clone(), run);
     }

@@ -73,8 +73,15 @@ fn scan(stream: TokenStream, file: &str, found: &mut Vec<Violation>) {
             i += 1;
             continue;
         }
-        // A path starts at an identifier that is not itself after `::`.
-        let after_colons = i >= 2 && is_colon_pair(&tokens[i - 2..i]);
+        // A path starts at an identifier that is not itself a later segment of a path: `a::std`
+        // is not std, but a leading `::std` (the extern prelude spelled out) is.
+        let after_colons = i >= 3
+            && is_colon_pair(&tokens[i - 2..i])
+            && match &tokens[i - 3] {
+                TokenTree::Ident(_) => true,
+                TokenTree::Punct(p) => p.as_char() == '>', // `<T as Trait>::std`
+                _ => false,
+            };
         if let TokenTree::Ident(root) = &tokens[i] {
             let root_name = root.to_string();
             let watched =

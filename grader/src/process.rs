@@ -1,10 +1,15 @@
 //! Running a child process under limits: time, memory, threads and captured output.
 //!
 //! Every child gets its own process group, so a timeout kills it together with anything it started.
+//! A watchdog samples the child and its descendants while they run and kills the group as soon as
+//! one of the limits is exceeded, so a thread bomb, a leak or an output flood costs the machine
+//! a fraction of a second, not the whole time limit.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -12,10 +17,42 @@ pub struct Limits {
     pub timeout: Duration,
     /// Address-space cap (RLIMIT_AS). Thread stacks count: 4 GiB leaves room for ~1500 threads.
     pub memory_bytes: Option<u64>,
-    /// Killed when it has more threads than this at once.
+    /// Killed when it has more threads than this at once, counting those of any child processes.
     pub max_threads: Option<usize>,
+    /// Killed when its resident memory (with any child processes') goes above this. RLIMIT_AS
+    /// alone is no guard: 4 GiB of address space per check, a few checks at once, is real memory.
+    pub max_rss_bytes: Option<u64>,
     /// Bytes kept of stdout and of stderr each; the rest is read and dropped.
     pub output_bytes: usize,
+    /// Killed when it has printed more than this, stdout and stderr together.
+    pub max_output_bytes: Option<u64>,
+}
+
+/// Which limit the watchdog enforced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exceeded {
+    Threads { seen: usize, max: usize },
+    Memory { seen: u64, max: u64 },
+    Output { max: u64 },
+}
+
+impl std::fmt::Display for Exceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exceeded::Threads { seen, max } => {
+                write!(f, "it had {seen} threads at once (the limit is {max})")
+            }
+            Exceeded::Memory { seen, max } => write!(
+                f,
+                "it used {} MiB of memory (the limit is {} MiB)",
+                seen >> 20,
+                max >> 20
+            ),
+            Exceeded::Output { max } => {
+                write!(f, "it printed more than {} MiB (the limit)", max >> 20)
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -23,7 +60,7 @@ pub struct Finished {
     pub status: Option<ExitStatus>,
     pub timed_out: bool,
     /// Set when the watchdog killed the child for a reason other than time.
-    pub killed_for: Option<String>,
+    pub killed_for: Option<Exceeded>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub output_truncated: bool,
@@ -48,14 +85,17 @@ pub fn run(mut command: Command, limits: &Limits) -> std::io::Result<Finished> {
         });
     }
     let started = Instant::now();
-    let mut child = command.spawn()?;
+    let mut child = spawn_registered(&mut command)?;
+    let _registered = Registered(child.id());
     let cap = limits.output_bytes;
-    let out_reader = capture(child.stdout.take(), cap);
-    let err_reader = capture(child.stderr.take(), cap);
+    let printed = Arc::new(AtomicU64::new(0));
+    let out_reader = capture(child.stdout.take(), cap, printed.clone());
+    let err_reader = capture(child.stderr.take(), cap, printed.clone());
 
     let mut timed_out = false;
     let mut killed_for = None;
-    let mut last_thread_look = Instant::now();
+    let watch_usage = limits.max_threads.is_some() || limits.max_rss_bytes.is_some();
+    let mut last_look = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break Some(status);
@@ -64,13 +104,17 @@ pub fn run(mut command: Command, limits: &Limits) -> std::io::Result<Finished> {
             timed_out = true;
             break kill(&mut child);
         }
-        if let Some(max) = limits.max_threads {
-            if last_thread_look.elapsed() >= Duration::from_millis(50) {
-                last_thread_look = Instant::now();
-                if let Some(n) = threads_of(child.id()).filter(|&n| n > max) {
-                    killed_for = Some(format!("it had {n} threads at once (the limit is {max})"));
-                    break kill(&mut child);
-                }
+        if let Some(max) = limits.max_output_bytes {
+            if printed.load(Ordering::Relaxed) > max {
+                killed_for = Some(Exceeded::Output { max });
+                break kill(&mut child);
+            }
+        }
+        if watch_usage && last_look.elapsed() >= WATCH_EVERY {
+            last_look = Instant::now();
+            if let Some(exceeded) = usage_of_tree(child.id()).exceeds(limits) {
+                killed_for = Some(exceeded);
+                break kill(&mut child);
             }
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -115,18 +159,78 @@ fn kill_group(pid: u32) {
     }
 }
 
-fn threads_of(pid: u32) -> Option<usize> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
+/// How often the watchdog samples threads and memory: a thread bomb or a leak gets this long.
+const WATCH_EVERY: Duration = Duration::from_millis(20);
+
+/// Threads and resident memory of a process and all its descendants.
+#[derive(Debug, Default)]
+struct Usage {
+    threads: usize,
+    rss_bytes: u64,
 }
 
-/// Reads a pipe to its end on a thread, keeping the first `cap` bytes.
+impl Usage {
+    fn exceeds(&self, limits: &Limits) -> Option<Exceeded> {
+        if let Some(max) = limits.max_threads.filter(|&max| self.threads > max) {
+            return Some(Exceeded::Threads {
+                seen: self.threads,
+                max,
+            });
+        }
+        if let Some(max) = limits.max_rss_bytes.filter(|&max| self.rss_bytes > max) {
+            return Some(Exceeded::Memory {
+                seen: self.rss_bytes,
+                max,
+            });
+        }
+        None
+    }
+}
+
+/// Walks `/proc/PID/task/*/children` from `pid` down, summing each process's `Threads:` and
+/// `VmRSS:`. A process that ends during the walk simply stops counting.
+fn usage_of_tree(pid: u32) -> Usage {
+    let mut usage = Usage::default();
+    let mut pending = vec![pid];
+    let mut seen = 0;
+    while let Some(pid) = pending.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            if let Some(n) = line.strip_prefix("Threads:") {
+                usage.threads += n.trim().parse::<usize>().unwrap_or(0);
+            } else if let Some(kb) = line.strip_prefix("VmRSS:") {
+                let kb = kb.trim().trim_end_matches("kB").trim();
+                usage.rss_bytes += kb.parse::<u64>().unwrap_or(0) * 1024;
+            }
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+                pending.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    usage
+}
+
+/// Reads a pipe to its end on a thread, keeping the first `cap` bytes and adding every byte read
+/// to `printed`.
 fn capture<R: Read + Send + 'static>(
     pipe: Option<R>,
     cap: usize,
+    printed: Arc<AtomicU64>,
 ) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
     std::thread::spawn(move || {
         let mut kept = Vec::new();
@@ -137,6 +241,7 @@ fn capture<R: Read + Send + 'static>(
                 match pipe.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        printed.fetch_add(n as u64, Ordering::Relaxed);
                         let room = cap.saturating_sub(kept.len());
                         kept.extend_from_slice(&buf[..n.min(room)]);
                         truncated |= n > room;
@@ -168,5 +273,53 @@ pub fn describe_exit(status: Option<ExitStatus>) -> String {
             }
             (None, None) => "ended in an unknown way".into(),
         },
+    }
+}
+
+/// Process groups of the children running now, so Ctrl-C can end them: the terminal's SIGINT only
+/// reaches the grader's own group, not the groups its checks and builds run in.
+struct Running {
+    groups: Vec<u32>,
+    stopping: bool,
+}
+
+static RUNNING: std::sync::Mutex<Running> = std::sync::Mutex::new(Running {
+    groups: Vec::new(),
+    stopping: false,
+});
+
+fn running() -> std::sync::MutexGuard<'static, Running> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Spawns under the lock, so a Ctrl-C can't slip between the spawn and the registration.
+fn spawn_registered(command: &mut Command) -> std::io::Result<Child> {
+    let mut running = running();
+    if running.stopping {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "the grader is stopping",
+        ));
+    }
+    let child = command.spawn()?;
+    running.groups.push(child.id());
+    Ok(child)
+}
+
+/// Forgets a child's group once it has ended.
+struct Registered(u32);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        running().groups.retain(|&g| g != self.0);
+    }
+}
+
+/// Kills every running child's process group and refuses new ones (Ctrl-C).
+pub fn kill_running() {
+    let mut running = running();
+    running.stopping = true;
+    for &group in &running.groups {
+        kill_group(group);
     }
 }

@@ -5,13 +5,13 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 use grader_harness::protocol::{Finding, Kind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::curriculum::{Lesson, PlannedCheck};
 use crate::run::{CheckRun, Status};
 
 /// `grader check --format json`, one document per target.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub lesson: String,
     pub target: String,
@@ -22,13 +22,14 @@ pub struct Report {
     pub checks: Vec<CheckReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildReport {
-    pub status: &'static str,
+    /// "ok" or "error".
+    pub status: String,
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckReport {
     pub name: String,
     pub kind: Kind,
@@ -42,7 +43,7 @@ pub struct CheckReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<Finding>,
     /// The tail of what a failing check printed.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
 }
 
@@ -79,7 +80,7 @@ impl Report {
             lesson: lesson.dir_name(),
             target,
             build: BuildReport {
-                status: if build_error.is_some() { "error" } else { "ok" },
+                status: if build_error.is_some() { "error" } else { "ok" }.into(),
                 message: build_error.map(|m| anstream::adapter::strip_str(&m).to_string()),
             },
             passed: !checks.is_empty() && checks.iter().all(|c| c.status == Status::Pass),
@@ -167,6 +168,7 @@ pub fn print_human(out: &mut dyn Write, report: &Report, lesson: &Lesson) -> std
     let failed: Vec<&CheckReport> = report
         .failed()
         .filter(|c| c.status != Status::Skipped || report.build.message.is_none())
+        .filter(|c| !skipped_by_fail_fast(c))
         .collect();
     for c in &failed {
         let Some(f) = &c.finding else { continue };
@@ -201,6 +203,18 @@ pub fn print_human(out: &mut dyn Write, report: &Report, lesson: &Lesson) -> std
             }
         }
     }
+    let not_run = report
+        .checks
+        .iter()
+        .filter(|c| skipped_by_fail_fast(c))
+        .count();
+    if not_run > 0 {
+        writeln!(
+            out,
+            "\n{DIM}{not_run} checks not run (--fail-fast): `grader check {:02}` runs them all.{DIM:#}",
+            lesson.number
+        )?;
+    }
     let failing = report
         .checks
         .iter()
@@ -230,7 +244,7 @@ pub fn print_human(out: &mut dyn Write, report: &Report, lesson: &Lesson) -> std
 }
 
 /// A labelled, word-wrapped paragraph.
-fn field(out: &mut dyn Write, label: &str, text: &str) -> std::io::Result<()> {
+pub(crate) fn field(out: &mut dyn Write, label: &str, text: &str) -> std::io::Result<()> {
     let width = 96;
     let mut line = String::new();
     let mut first = true;
@@ -258,4 +272,11 @@ fn field(out: &mut dyn Write, label: &str, text: &str) -> std::io::Result<()> {
         flush(&mut line, &mut first, out)?;
     }
     Ok(())
+}
+
+fn skipped_by_fail_fast(c: &CheckReport) -> bool {
+    c.status == Status::Skipped
+        && c.finding
+            .as_ref()
+            .is_some_and(|f| f.observed == crate::run::FAIL_FAST_SKIP)
 }

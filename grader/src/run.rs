@@ -10,11 +10,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use grader_harness::protocol::{CheckInfo, Finding, Kind, RunRecord, NONCE_ENV, RESULT_FILE_ENV};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::process::{self, describe_exit, Limits};
+use crate::process::{self, describe_exit, Exceeded, Limits};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -54,9 +54,16 @@ impl CheckRun {
 pub struct Budget {
     /// Multiplies every check's own time limit (a loaded machine, a slow laptop).
     pub timeout_scale: f64,
+    /// Address space (RLIMIT_AS): room for thread stacks, a backstop for allocation.
     pub memory_bytes: u64,
+    /// Resident memory, watched: a leak is stopped here, long before the address-space limit.
+    pub rss_bytes: u64,
+    /// Threads at once, those of any child process included.
     pub max_threads: usize,
+    /// Kept of what a check prints, for the report.
     pub output_bytes: usize,
+    /// Printed in all: a check that prints more is stopped (an output flood).
+    pub flood_bytes: u64,
 }
 
 impl Default for Budget {
@@ -64,8 +71,12 @@ impl Default for Budget {
         Budget {
             timeout_scale: 1.0,
             memory_bytes: 4 << 30,
+            // A correct lesson uses a few MiB; a runaway allocation crosses this within a second or
+            // two, and a few checks at once at this size still leave a laptop room.
+            rss_bytes: 512 << 20,
             max_threads: 512,
             output_bytes: 64 << 10,
+            flood_bytes: 16 << 20,
         }
     }
 }
@@ -78,7 +89,9 @@ pub fn list(harness: &Path) -> anyhow::Result<Vec<CheckInfo>> {
         timeout: Duration::from_secs(20),
         memory_bytes: None,
         max_threads: None,
+        max_rss_bytes: None,
         output_bytes: 1 << 20,
+        max_output_bytes: None,
     };
     let finished = process::run(command, &limits)?;
     if !finished.status.is_some_and(|s| s.success()) {
@@ -96,34 +109,57 @@ pub struct Job<'a> {
     pub info: CheckInfo,
 }
 
+/// What a check skipped by `--fail-fast` observed.
+pub const FAIL_FAST_SKIP: &str = "not run: --fail-fast stops at the first check that does not pass";
+
 /// Runs `jobs`, `parallel` at a time, except timing checks, which run one at a time with nothing
 /// else running so that what they measure is the code under test and not its neighbours.
 /// `on_done` sees each result as it arrives; results come back in the order of `jobs`.
+/// `on_start` is told when each check starts. With `fail_fast`, the checks not started yet when one
+/// fails are skipped.
 pub fn run_all(
     jobs: &[Job<'_>],
     parallel: usize,
     budget: Budget,
+    fail_fast: bool,
+    on_start: &(dyn Fn(&CheckInfo) + Sync),
     on_done: &(dyn Fn(&CheckRun) + Sync),
 ) -> Vec<CheckRun> {
     let results: Vec<Mutex<Option<CheckRun>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let (timing, others): (Vec<usize>, Vec<usize>) =
         (0..jobs.len()).partition(|&i| jobs[i].info.kind == Kind::Timing);
     let next = AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let run = |i: usize| {
+        let info = &jobs[i].info;
+        let run = if fail_fast && failed.load(Ordering::SeqCst) {
+            CheckRun::skipped(
+                &info.name,
+                info.kind,
+                Finding::new("the check ran").observed(FAIL_FAST_SKIP),
+            )
+        } else {
+            on_start(info);
+            let run = run_one(&jobs[i], budget);
+            if run.status != Status::Pass {
+                failed.store(true, Ordering::SeqCst);
+            }
+            run
+        };
+        on_done(&run);
+        *results[i].lock().unwrap() = Some(run);
+    };
     std::thread::scope(|scope| {
         for _ in 0..parallel.max(1).min(others.len().max(1)) {
             scope.spawn(|| loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&i) = others.get(n) else { break };
-                let run = run_one(&jobs[i], budget);
-                on_done(&run);
-                *results[i].lock().unwrap() = Some(run);
+                run(i);
             });
         }
     });
     for i in timing {
-        let run = run_one(&jobs[i], budget);
-        on_done(&run);
-        *results[i].lock().unwrap() = Some(run);
+        run(i);
     }
     results
         .into_iter()
@@ -166,7 +202,15 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
         timeout,
         memory_bytes: Some(budget.memory_bytes),
         max_threads: Some(budget.max_threads),
+        max_rss_bytes: Some(budget.rss_bytes),
         output_bytes: budget.output_bytes,
+        max_output_bytes: Some(budget.flood_bytes),
+    };
+    // Timing checks measure the machine: nothing else of ours may run meanwhile (see gate.rs).
+    let (_shared, _alone) = if info.kind == Kind::Timing {
+        (None, Some(crate::gate::alone()))
+    } else {
+        (Some(crate::gate::shared()), None)
     };
     let finished = match process::run(command, &limits) {
         Ok(f) => f,
@@ -219,14 +263,22 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
         };
     }
     if let Some(reason) = &finished.killed_for {
-        return crash(
-            Finding::new("the code keeps its thread count bounded")
-                .observed(format!("the check was stopped: {reason}"))
+        let observed = format!("the check `{}` was stopped: {reason}", info.name);
+        let finding = match reason {
+            Exceeded::Threads { .. } => Finding::new("the code keeps its thread count bounded")
+                .observed(observed)
                 .why("Spawning a thread per item, or in a loop that never ends, exhausts the machine.")
                 .fix("Use a fixed number of threads, and join each one you start."),
-            output,
-            finished.elapsed,
-        );
+            Exceeded::Memory { .. } => Finding::new("the code stays within memory")
+                .observed(observed)
+                .why("Something grows without end: a queue nobody drains, a Vec filled in a loop that never stops, or a value cloned on every call and kept.")
+                .fix("Bound what you store, and check that loops end."),
+            Exceeded::Output { .. } => Finding::new("the code does not flood its output")
+                .observed(observed)
+                .why("Printing on every operation of a hot path (a println! in increment, say) produces megabytes under a stress test, and slows everything down.")
+                .fix("Remove debugging prints from the library code, or print only a summary."),
+        };
+        return crash(finding, output, finished.elapsed);
     }
     let record = std::fs::read(&result_file)
         .ok()

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use anstyle::{AnsiColor, Style};
 use anyhow::{bail, Context, Result};
 
+use crate::build;
 use crate::curriculum::Lesson;
 use crate::evaluate::{self, Options};
 use crate::kit::Kit;
-use crate::run::Status;
+use crate::run::{self, Status};
 use crate::target::Target;
 
 /// A known-buggy `lib.rs`, as its header describes it:
@@ -116,6 +117,8 @@ pub fn verify(
             });
         }
 
+        rows.extend(listed_checks_agree(kit, lesson)?);
+
         let report = evaluate::evaluate(
             kit,
             lesson,
@@ -208,6 +211,39 @@ pub fn verify(
     }
     print_table(out, &rows)?;
     Ok(rows.iter().all(|r| r.ok))
+}
+
+/// Every check `checks.rs` defines is listed in curriculum.toml with the same kind: a check the
+/// curriculum doesn't list would never run, and one filed under another kind would run in the wrong
+/// build.
+fn listed_checks_agree(kit: &Kit, lesson: &Lesson) -> Result<Vec<Row>> {
+    let planned = lesson.planned_checks()?;
+    let solution = Target::solution(kit, lesson)?;
+    let mut rows = Vec::new();
+    for mode in [build::Mode::Std, build::Mode::Loom] {
+        let Ok(built) = build::build(kit, lesson, &solution, mode, false)? else {
+            continue; // the solution row reports the build failure
+        };
+        for info in run::list(&built.harness)? {
+            let problem = match planned.iter().find(|p| p.name == info.name) {
+                None => Some("curriculum.toml does not list it, so it never runs".to_string()),
+                Some(p) if p.kind != info.kind => {
+                    Some(format!("curriculum.toml files it under {}", p.kind))
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                rows.push(Row {
+                    lesson: lesson.dir_name(),
+                    subject: format!("check {}", info.name),
+                    expected: format!("listed as a {} check", info.kind),
+                    observed: problem,
+                    ok: false,
+                });
+            }
+        }
+    }
+    Ok(rows)
 }
 
 fn print_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {

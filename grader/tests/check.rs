@@ -9,14 +9,33 @@ use predicates::prelude::*;
 fn lesson_01_max() -> u64 {
     let text = std::fs::read_to_string(kit_root().join("curriculum.toml")).unwrap();
     let doc: toml::Table = toml::from_str(&text).unwrap();
-    let lesson = doc["lesson"].as_array().unwrap().iter().find(|l| l["number"].as_integer() == Some(1)).unwrap();
-    lesson["points"].as_table().unwrap().values().flat_map(|t| t.as_table().unwrap().values()).map(|p| p.as_integer().unwrap() as u64).sum()
+    let lesson = doc["lesson"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["number"].as_integer() == Some(1))
+        .unwrap();
+    lesson["points"]
+        .as_table()
+        .unwrap()
+        .values()
+        .flat_map(|t| t.as_table().unwrap().values())
+        .map(|p| p.as_integer().unwrap() as u64)
+        .sum()
 }
 
 #[test]
 fn solution_passes_with_a_json_report_of_the_documented_shape() {
-    let out = grader().args(["check", "01", "--solution", "--format", "json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = grader()
+        .args(["check", "01", "--solution", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["lesson"], "01-race-fix");
     assert_eq!(report["target"], "solutions/01-race-fix");
@@ -41,10 +60,17 @@ fn starter_fails_and_explains_lost_updates_and_check_then_act() {
         .args(["check", "01"])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("no increment is lost when threads race"))
-        .stdout(predicate::str::is_match(r"8 threads x 100 000 increments gave [0-9 ]+, not 800 000").unwrap())
+        .stdout(predicate::str::contains(
+            "no increment is lost when threads race",
+        ))
+        .stdout(
+            predicate::str::is_match(r"8 threads x 100 000 increments gave [0-9 ]+, not 800 000")
+                .unwrap(),
+        )
         .stdout(predicate::str::contains("check-then-act"))
-        .stdout(predicate::str::contains("exactly one caller wins each item"))
+        .stdout(predicate::str::contains(
+            "exactly one caller wins each item",
+        ))
         .stdout(predicate::str::contains("grader hint 01"));
 }
 
@@ -56,13 +82,20 @@ fn an_unknown_lesson_is_a_usage_error_that_lists_the_lessons() {
         .code(2)
         .stderr(predicate::str::contains("no lesson named `99`"))
         .stderr(predicate::str::contains("race-fix"));
-    grader().args(["check", "race-fix", "--solution"]).assert().code(0);
+    grader()
+        .args(["check", "race-fix", "--solution"])
+        .assert()
+        .code(0);
 }
 
 #[test]
 fn a_malformed_curriculum_is_reported_with_line_and_column() {
     let kit = tempfile::tempdir().unwrap();
-    std::fs::write(kit.path().join("curriculum.toml"), "title = \"x\"\n[[lesson]]\nnumber = \"one\n").unwrap();
+    std::fs::write(
+        kit.path().join("curriculum.toml"),
+        "title = \"x\"\n[[lesson]]\nnumber = \"one\n",
+    )
+    .unwrap();
     grader()
         .args(["--kit"])
         .arg(kit.path())
@@ -75,7 +108,17 @@ fn a_malformed_curriculum_is_reported_with_line_and_column() {
 
 #[test]
 fn a_crate_that_does_not_compile_gets_the_compiler_message_and_exit_1() {
-    let dir = submission("01-race-fix", "does-not-compile", |lib| lib.replace("fetch_add(1, Ordering::Relaxed);", "fetch_add(1, Ordering::Relaxed)"), &[]);
+    let dir = submission(
+        "01-race-fix",
+        "does-not-compile",
+        |lib| {
+            lib.replace(
+                "fetch_add(1, Ordering::Relaxed);",
+                "fetch_add(1, Ordering::Relaxed)",
+            )
+        },
+        &[],
+    );
     let (code, report) = check_json("01", &dir, &[]);
     assert_eq!(code, 1);
     assert_eq!(report["build"]["status"], "error");
@@ -90,7 +133,15 @@ fn a_crate_that_does_not_compile_gets_the_compiler_message_and_exit_1() {
 
 #[test]
 fn a_different_api_is_reported_as_such() {
-    let dir = submission("01-race-fix", "renamed-method", |lib| lib.replace("pub fn next_id(", "pub fn next(").replace(".next_id()", ".next()"), &[]);
+    let dir = submission(
+        "01-race-fix",
+        "renamed-method",
+        |lib| {
+            lib.replace("pub fn next_id(", "pub fn next(")
+                .replace(".next_id()", ".next()")
+        },
+        &[],
+    );
     let (code, report) = check_json("01", &dir, &[]);
     assert_eq!(code, 1);
     let message = report["build"]["message"].as_str().unwrap();
@@ -117,12 +168,22 @@ fn only_src_is_taken_an_edited_shim_manifest_or_build_script_has_no_effect() {
 
 #[test]
 fn a_check_that_exits_the_process_early_is_a_crash_not_a_pass() {
-    let dir = submission("01-race-fix", "exits-early", |lib| lib.replace("pub fn get(&self) -> u64 {", "pub fn get(&self) -> u64 {\n        if self.value.load(Ordering::Relaxed) == 3 { std::process::exit(0) }"), &[]);
+    let dir = submission(
+        "01-race-fix",
+        "exits-early",
+        |lib| {
+            lib.replace("pub fn get(&self) -> u64 {", "pub fn get(&self) -> u64 {\n        if self.value.load(Ordering::Relaxed) == 3 { std::process::exit(0) }")
+        },
+        &[],
+    );
     let (code, report) = check_json("01", &dir, &[]);
     assert_eq!(code, 1);
     let c = check(&report, "counter_one_thread");
     assert_eq!(c["status"], "crash", "{c}");
-    assert!(c["message"].as_str().unwrap().contains("process::exit"), "{c}");
+    assert!(
+        c["message"].as_str().unwrap().contains("process::exit"),
+        "{c}"
+    );
     // The other checks still ran and passed.
     assert_eq!(check(&report, "ids_one_thread")["status"], "pass");
 }
@@ -133,7 +194,9 @@ fn a_deadlock_times_out_naming_the_check() {
     let dir = submission(
         "01-race-fix",
         "deadlocks",
-        |lib| lib.replace("        self.items.lock().unwrap().len()", "        let _held = self.items.lock().unwrap();\n        self.items.lock().unwrap().len()"),
+        |lib| {
+            lib.replace("        self.items.lock().unwrap().len()", "        let _held = self.items.lock().unwrap();\n        self.items.lock().unwrap().len()")
+        },
         &[],
     );
     let (code, report) = check_json("01", &dir, &["--timeout-scale", "0.2"]);
@@ -141,37 +204,84 @@ fn a_deadlock_times_out_naming_the_check() {
     let c = check(&report, "seen_set_one_thread");
     assert_eq!(c["status"], "timeout", "{c}");
     let message = c["message"].as_str().unwrap();
-    assert!(message.contains("seen_set_one_thread") && message.contains("deadlock or infinite loop?"), "{message}");
+    assert!(
+        message.contains("seen_set_one_thread") && message.contains("deadlock or infinite loop?"),
+        "{message}"
+    );
     // The model checker sees the same deadlock and says so in plain words, with loom's text under it.
     let m = check(&report, "seen_set_two_threads");
     assert_eq!(m["status"], "fail", "{m}");
-    assert!(m["message"].as_str().unwrap().contains("no deadlock in any interleaving"), "{m}");
-    assert!(m["finding"]["detail"].as_str().unwrap().contains("loom"), "{m}");
+    assert!(
+        m["message"]
+            .as_str()
+            .unwrap()
+            .contains("no deadlock in any interleaving"),
+        "{m}"
+    );
+    assert!(
+        m["finding"]["detail"].as_str().unwrap().contains("loom"),
+        "{m}"
+    );
 }
 
 #[test]
 fn a_submission_that_bypasses_the_shim_fails_lint_and_its_model_checks_are_not_run() {
-    let dir = submission("01-race-fix", "bypasses-shim", |lib| lib.replace("use crate::sync::Mutex;", "use std::sync::Mutex;"), &[]);
+    let dir = submission(
+        "01-race-fix",
+        "bypasses-shim",
+        |lib| lib.replace("use crate::sync::Mutex;", "use std::sync::Mutex;"),
+        &[],
+    );
     let (code, report) = check_json("01", &dir, &[]);
     assert_eq!(code, 1);
     let lint = check(&report, "uses_sync_shim");
     assert_eq!(lint["status"], "fail");
-    assert!(lint["message"].as_str().unwrap().contains("std::sync::Mutex"), "{lint}");
-    assert!(lint["message"].as_str().unwrap().contains("bypasses-shim/src/lib.rs:"), "{lint}");
+    assert!(
+        lint["message"]
+            .as_str()
+            .unwrap()
+            .contains("std::sync::Mutex"),
+        "{lint}"
+    );
+    assert!(
+        lint["message"]
+            .as_str()
+            .unwrap()
+            .contains("bypasses-shim/src/lib.rs:"),
+        "{lint}"
+    );
     assert_eq!(check(&report, "seen_set_two_threads")["status"], "skipped");
-    assert_eq!(check(&report, "counter_increments_8_threads")["status"], "pass");
+    assert_eq!(
+        check(&report, "counter_increments_8_threads")["status"],
+        "pass"
+    );
 }
 
 #[test]
 fn list_and_hint_show_the_curriculum() {
-    grader().arg("list").assert().success().stdout(predicate::str::contains("01  race-fix"));
-    grader().args(["hint", "01"]).assert().success().stdout(predicate::str::contains("1. ")).stdout(predicate::str::contains("fetch_add"));
+    grader()
+        .arg("list")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("01  race-fix"));
+    grader()
+        .args(["hint", "01", "--all"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1. "))
+        .stdout(predicate::str::contains("fetch_add"));
 }
 
 #[test]
 fn human_output_is_plain_without_a_terminal_or_with_no_color() {
-    let out = grader().args(["check", "01", "--solution"]).output().unwrap();
+    let out = grader()
+        .args(["check", "01", "--solution"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(!text.contains('\x1b'), "escape codes in non-terminal output");
+    assert!(
+        !text.contains('\x1b'),
+        "escape codes in non-terminal output"
+    );
     assert!(text.contains("Score"), "{text}");
 }

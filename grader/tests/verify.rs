@@ -9,14 +9,36 @@ use predicates::prelude::*;
 fn verify_catches_every_known_buggy_variant_of_every_lesson() {
     let out = grader().arg("verify").output().unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "verify missed something:\n{table}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(table.contains("all") && table.contains("expectations hold"), "{table}");
+    assert!(
+        out.status.success(),
+        "verify missed something:\n{table}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("all") && table.contains("expectations hold"),
+        "{table}"
+    );
     assert!(!table.contains("MISS"), "{table}");
     // Every variant file on disk appears in the table.
-    for lesson in std::fs::read_dir(common::kit_root().join("grader/lessons")).unwrap().flatten() {
-        for variant in std::fs::read_dir(lesson.path().join("variants")).into_iter().flatten().flatten() {
-            let stem = variant.path().file_stem().unwrap().to_string_lossy().into_owned();
-            assert!(table.contains(&format!("variant {stem}")), "variant {stem} missing from:\n{table}");
+    for lesson in std::fs::read_dir(common::kit_root().join("grader/lessons"))
+        .unwrap()
+        .flatten()
+    {
+        for variant in std::fs::read_dir(lesson.path().join("variants"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let stem = variant
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                table.contains(&format!("variant {stem}")),
+                "variant {stem} missing from:\n{table}"
+            );
         }
     }
 }
@@ -31,21 +53,46 @@ fn verify_fails_when_a_variant_is_not_caught() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(from, to).unwrap();
     };
-    for rel in ["Cargo.lock", "solutions/01-race-fix/Cargo.toml", "solutions/01-race-fix/src/lib.rs", "solutions/01-race-fix/src/sync.rs", "exercises/01-race-fix/Cargo.toml", "exercises/01-race-fix/src/lib.rs", "exercises/01-race-fix/src/sync.rs", "grader/lessons/01-race-fix/checks.rs"] {
+    for rel in [
+        "Cargo.lock",
+        "solutions/01-race-fix/Cargo.toml",
+        "solutions/01-race-fix/src/lib.rs",
+        "solutions/01-race-fix/src/sync.rs",
+        "exercises/01-race-fix/Cargo.toml",
+        "exercises/01-race-fix/src/lib.rs",
+        "exercises/01-race-fix/src/sync.rs",
+        "grader/lessons/01-race-fix/checks.rs",
+    ] {
         copy(rel);
     }
     // The harness crate the generated checks link against.
     copy("grader/harness/Cargo.toml");
-    for entry in std::fs::read_dir(root.join("grader/harness/src")).unwrap().flatten() {
-        copy(&format!("grader/harness/src/{}", entry.file_name().to_string_lossy()));
+    for entry in std::fs::read_dir(root.join("grader/harness/src"))
+        .unwrap()
+        .flatten()
+    {
+        copy(&format!(
+            "grader/harness/src/{}",
+            entry.file_name().to_string_lossy()
+        ));
     }
     let curriculum = std::fs::read_to_string(root.join("curriculum.toml")).unwrap();
-    let first_lesson_only = curriculum.split("\n[[lesson]]").take(2).collect::<Vec<_>>().join("\n[[lesson]]");
+    let first_lesson_only = curriculum
+        .split("\n[[lesson]]")
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n[[lesson]]");
     std::fs::write(kit.path().join("curriculum.toml"), first_lesson_only).unwrap();
-    let variant = kit.path().join("grader/lessons/01-race-fix/variants/not_really_buggy.rs");
+    let variant = kit
+        .path()
+        .join("grader/lessons/01-race-fix/variants/not_really_buggy.rs");
     std::fs::create_dir_all(variant.parent().unwrap()).unwrap();
     let solution = std::fs::read_to_string(root.join("solutions/01-race-fix/src/lib.rs")).unwrap();
-    std::fs::write(&variant, format!("//! bug: none at all\n//! caught-by: counter_two_increments\n{solution}")).unwrap();
+    std::fs::write(
+        &variant,
+        format!("//! bug: none at all\n//! caught-by: counter_two_increments\n{solution}"),
+    )
+    .unwrap();
 
     grader()
         .env("GRADER_CACHE_DIR", root.join("target/grader"))

@@ -19,7 +19,9 @@ pub struct Counter {
 
 impl Counter {
     pub fn new() -> Counter {
-        Counter { value: AtomicU64::new(0) }
+        Counter {
+            value: AtomicU64::new(0),
+        }
     }
 
     /// Adds one.
@@ -53,7 +55,9 @@ pub struct IdGenerator {
 
 impl IdGenerator {
     pub fn new() -> IdGenerator {
-        IdGenerator { last: AtomicU64::new(0) }
+        IdGenerator {
+            last: AtomicU64::new(0),
+        }
     }
 
     /// Never returns the same id twice, whatever the threads; the first id is 1.
@@ -77,7 +81,9 @@ pub struct SeenSet {
 
 impl SeenSet {
     pub fn new() -> SeenSet {
-        SeenSet { items: Mutex::new(HashSet::new()) }
+        SeenSet {
+            items: Mutex::new(HashSet::new()),
+        }
     }
 
     /// True for exactly one caller per item, however many threads race on it.

@@ -14,7 +14,12 @@ const KEPT_PANICS: usize = 16;
 /// Entry point of every generated harness binary.
 pub fn main(checks: &[Check]) -> ! {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["list"] => {
             let infos: Vec<CheckInfo> = checks
                 .iter()
@@ -24,7 +29,10 @@ pub fn main(checks: &[Check]) -> ! {
                     timeout_ms: c.timeout.as_millis() as u64,
                 })
                 .collect();
-            println!("{}", serde_json::to_string(&infos).expect("check list serializes"));
+            println!(
+                "{}",
+                serde_json::to_string(&infos).expect("check list serializes")
+            );
             std::process::exit(0)
         }
         ["run", name] => match checks.iter().find(|c| c.name == *name) {
@@ -67,7 +75,10 @@ impl Reporter {
                     std::process::exit(4);
                 }
             }
-            None => println!("{}", serde_json::to_string_pretty(&record).expect("record serializes")),
+            None => println!(
+                "{}",
+                serde_json::to_string_pretty(&record).expect("record serializes")
+            ),
         }
     }
 }
@@ -92,7 +103,10 @@ fn run_one(check: &Check) -> ! {
     let hook_reporter = reporter.clone();
     panic::set_hook(Box::new(move |info| {
         let message = payload_text(info.payload());
-        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         let first = match PANICS.lock() {
             Ok(mut seen) => {
                 if seen.len() < KEPT_PANICS {

@@ -9,15 +9,24 @@ pub const CHECKS: &[Check] = &[
     Check::unit("counter_one_thread", std_checks::counter_one_thread),
     Check::unit("ids_one_thread", std_checks::ids_one_thread),
     Check::unit("seen_set_one_thread", std_checks::seen_set_one_thread),
-    Check::stress("counter_increments_8_threads", std_checks::counter_increments_8_threads),
+    Check::stress(
+        "counter_increments_8_threads",
+        std_checks::counter_increments_8_threads,
+    ),
     Check::stress("counter_add_8_threads", std_checks::counter_add_8_threads),
     Check::stress("ids_unique_8_threads", std_checks::ids_unique_8_threads),
-    Check::stress("seen_set_one_winner_8_threads", std_checks::seen_set_one_winner_8_threads),
+    Check::stress(
+        "seen_set_one_winner_8_threads",
+        std_checks::seen_set_one_winner_8_threads,
+    ),
 ];
 
 #[cfg(loom)]
 pub const CHECKS: &[Check] = &[
-    Check::model("counter_two_increments", model_checks::counter_two_increments),
+    Check::model(
+        "counter_two_increments",
+        model_checks::counter_two_increments,
+    ),
     Check::model("counter_add_races", model_checks::counter_add_races),
     Check::model("ids_two_threads", model_checks::ids_two_threads),
     Check::model("seen_set_two_threads", model_checks::seen_set_two_threads),
@@ -60,14 +69,24 @@ mod std_checks {
 
     pub fn counter_one_thread() -> Outcome {
         let c = Counter::new();
-        ensure(c.get() == 0, || Finding::new("a new counter starts at 0").observed(format!("Counter::new().get() returned {}", c.get())))?;
+        ensure(c.get() == 0, || {
+            Finding::new("a new counter starts at 0")
+                .observed(format!("Counter::new().get() returned {}", c.get()))
+        })?;
         for _ in 0..3 {
             c.increment();
         }
-        ensure(c.get() == 3, || Finding::new("increment adds one").observed(format!("3 increments gave {}", c.get())))?;
+        ensure(c.get() == 3, || {
+            Finding::new("increment adds one").observed(format!("3 increments gave {}", c.get()))
+        })?;
         c.add(10);
         c.add(0);
-        ensure(c.get() == 13, || Finding::new("add(n) adds n").observed(format!("3 increments, add(10), add(0) gave {}, not 13", c.get())))
+        ensure(c.get() == 13, || {
+            Finding::new("add(n) adds n").observed(format!(
+                "3 increments, add(10), add(0) gave {}, not 13",
+                c.get()
+            ))
+        })
     }
 
     pub fn ids_one_thread() -> Outcome {
@@ -82,13 +101,29 @@ mod std_checks {
 
     pub fn seen_set_one_thread() -> Outcome {
         let s = SeenSet::new();
-        ensure(s.is_empty() && s.len() == 0, || Finding::new("a new set is empty").observed(format!("len() = {}, is_empty() = {}", s.len(), s.is_empty())))?;
-        let calls = [(5, true), (5, false), (6, true), (5, false), (6, false), (0, true)];
+        ensure(s.is_empty() && s.len() == 0, || {
+            Finding::new("a new set is empty").observed(format!(
+                "len() = {}, is_empty() = {}",
+                s.len(),
+                s.is_empty()
+            ))
+        })?;
+        let calls = [
+            (5, true),
+            (5, false),
+            (6, true),
+            (5, false),
+            (6, false),
+            (0, true),
+        ];
         for (i, (item, expected)) in calls.iter().enumerate() {
             let got = s.first_visit(*item);
             ensure(got == *expected, || {
                 Finding::new("first_visit is true the first time an item is seen, false after")
-                    .observed(format!("call {} first_visit({item}) returned {got}, expected {expected}", i + 1))
+                    .observed(format!(
+                        "call {} first_visit({item}) returned {got}, expected {expected}",
+                        i + 1
+                    ))
             })?;
         }
         ensure(s.len() == 3 && !s.is_empty(), || {
@@ -147,12 +182,16 @@ mod std_checks {
         const EACH: usize = 50_000;
         for round in 1..=ROUNDS {
             let ids = IdGenerator::new();
-            let per_thread: Vec<std::sync::Mutex<Vec<u64>>> = (0..THREADS).map(|_| Default::default()).collect();
+            let per_thread: Vec<std::sync::Mutex<Vec<u64>>> =
+                (0..THREADS).map(|_| Default::default()).collect();
             race(|t| {
                 let mine: Vec<u64> = (0..EACH).map(|_| ids.next_id()).collect();
                 *per_thread[t].lock().unwrap() = mine;
             });
-            let mut all: Vec<u64> = per_thread.into_iter().flat_map(|m| m.into_inner().unwrap()).collect();
+            let mut all: Vec<u64> = per_thread
+                .into_iter()
+                .flat_map(|m| m.into_inner().unwrap())
+                .collect();
             all.sort_unstable();
             let total = all.len();
             all.dedup();
@@ -165,8 +204,9 @@ mod std_checks {
             }
             let (lo, hi) = (all[0], all[all.len() - 1]);
             ensure(lo == 1 && hi == total as u64, || {
-                Finding::new("ids are 1, 2, 3, ... with no gaps")
-                    .observed(format!("{total} unique ids ranged from {lo} to {hi}, expected 1 to {total}"))
+                Finding::new("ids are 1, 2, 3, ... with no gaps").observed(format!(
+                    "{total} unique ids ranged from {lo} to {hi}, expected 1 to {total}"
+                ))
             })?;
         }
         Ok(())
@@ -178,7 +218,8 @@ mod std_checks {
         const ROUNDS: usize = 4 * super::std_checks::ROUNDS;
         for round in 1..=ROUNDS {
             let set = SeenSet::new();
-            let wins: Vec<std::sync::atomic::AtomicU32> = (0..ITEMS).map(|_| Default::default()).collect();
+            let wins: Vec<std::sync::atomic::AtomicU32> =
+                (0..ITEMS).map(|_| Default::default()).collect();
             race(|_| {
                 for item in 0..ITEMS {
                     if set.first_visit(item) {
@@ -186,7 +227,10 @@ mod std_checks {
                     }
                 }
             });
-            let counts: Vec<u32> = wins.iter().map(|w| w.load(std::sync::atomic::Ordering::Relaxed)).collect();
+            let counts: Vec<u32> = wins
+                .iter()
+                .map(|w| w.load(std::sync::atomic::Ordering::Relaxed))
+                .collect();
             let multi = counts.iter().filter(|&&n| n > 1).count();
             let none = counts.iter().filter(|&&n| n == 0).count();
             if multi > 0 {
@@ -201,8 +245,10 @@ mod std_checks {
                     .observed(format!("{none} of {ITEMS} items returned true to nobody"))
             })?;
             ensure(set.len() == ITEMS as usize, || {
-                Finding::new("len counts distinct items")
-                    .observed(format!("after {THREADS} threads visited {ITEMS} items, len() = {}", set.len()))
+                Finding::new("len counts distinct items").observed(format!(
+                    "after {THREADS} threads visited {ITEMS} items, len() = {}",
+                    set.len()
+                ))
             })?;
         }
         Ok(())
@@ -267,10 +313,15 @@ mod model_checks {
         explore(|| {
             let (set, a, b) = two_threads(SeenSet::new(), |s| s.first_visit(7));
             if a == b {
-                check_then_act(format!("in one interleaving, two threads calling first_visit(7) both got {a}")).raise();
+                check_then_act(format!(
+                    "in one interleaving, two threads calling first_visit(7) both got {a}"
+                ))
+                .raise();
             }
             if set.len() != 1 {
-                Finding::new("len counts distinct items").observed(format!("after two visits of item 7, len() = {}", set.len())).raise();
+                Finding::new("len counts distinct items")
+                    .observed(format!("after two visits of item 7, len() = {}", set.len()))
+                    .raise();
             }
         });
         Ok(())

@@ -5,28 +5,47 @@ use std::path::{Path, PathBuf};
 
 /// The kit root: the workspace holding this crate.
 pub fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `grader` run from the kit root, colour off.
 pub fn grader() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("grader").unwrap();
-    cmd.current_dir(kit_root()).env("NO_COLOR", "1").env_remove("GRADER_CACHE_DIR");
+    cmd.current_dir(kit_root())
+        .env("NO_COLOR", "1")
+        .env_remove("GRADER_CACHE_DIR");
     cmd
 }
 
 /// A submission folder at a stable path under target/ (so its build is cached between test runs):
 /// the lesson's solution with `edit` applied to its lib.rs, plus any extra files.
-pub fn submission(lesson_dir: &str, name: &str, edit: impl FnOnce(String) -> String, extra: &[(&str, &str)]) -> PathBuf {
+pub fn submission(
+    lesson_dir: &str,
+    name: &str,
+    edit: impl FnOnce(String) -> String,
+    extra: &[(&str, &str)],
+) -> PathBuf {
     let root = kit_root();
-    let dir = root.join("target/test-submissions").join(lesson_dir).join(name);
+    let dir = root
+        .join("target/test-submissions")
+        .join(lesson_dir)
+        .join(name);
     let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
     let solution = root.join("solutions").join(lesson_dir);
     let lib = std::fs::read_to_string(solution.join("src/lib.rs")).unwrap();
     write_if_changed(&src.join("lib.rs"), &edit(lib));
-    write_if_changed(&src.join("sync.rs"), &std::fs::read_to_string(solution.join("src/sync.rs")).unwrap());
-    write_if_changed(&dir.join("Cargo.toml"), &std::fs::read_to_string(solution.join("Cargo.toml")).unwrap());
+    write_if_changed(
+        &src.join("sync.rs"),
+        &std::fs::read_to_string(solution.join("src/sync.rs")).unwrap(),
+    );
+    write_if_changed(
+        &dir.join("Cargo.toml"),
+        &std::fs::read_to_string(solution.join("Cargo.toml")).unwrap(),
+    );
     for (rel, text) in extra {
         write_if_changed(&dir.join(rel), text);
     }
@@ -48,12 +67,22 @@ pub fn check_json(lesson: &str, dir: &Path, extra_args: &[&str]) -> (i32, serde_
         .args(extra_args)
         .output()
         .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (out.status.code().unwrap_or(-1), report)
 }
 
 /// The check named `name` in a report.
 pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name} in {report}"))
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report}"))
 }

@@ -14,7 +14,9 @@ pub struct Counter {
 
 impl Counter {
     pub fn new() -> Counter {
-        Counter { value: AtomicU64::new(0) }
+        Counter {
+            value: AtomicU64::new(0),
+        }
     }
 
     /// One indivisible read-modify-write: no other thread can slip in between the read and the
@@ -46,7 +48,9 @@ pub struct IdGenerator {
 
 impl IdGenerator {
     pub fn new() -> IdGenerator {
-        IdGenerator { last: AtomicU64::new(0) }
+        IdGenerator {
+            last: AtomicU64::new(0),
+        }
     }
 
     /// `fetch_add` returns the value before the addition, and no two callers can see the same one.
@@ -68,7 +72,9 @@ pub struct SeenSet {
 
 impl SeenSet {
     pub fn new() -> SeenSet {
-        SeenSet { items: Mutex::new(HashSet::new()) }
+        SeenSet {
+            items: Mutex::new(HashSet::new()),
+        }
     }
 
     /// The check and the insert happen under one lock: `insert` itself says whether the item was
