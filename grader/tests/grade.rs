@@ -1,0 +1,757 @@
+//! `grader grade` on a class of 12 lesson-01 submissions (tests/fixtures/class-01 plus a .zip and a
+//! .tar.gz made here): every submission's score and reason, the outputs' formats, the incremental
+//! re-grade, and the platform outputs (Gradescope, GitHub Classroom).
+//!
+//! Expected scores are not written down: each is the lesson's maximum (from curriculum.toml) minus
+//! the points of the checks the submission must fail, and every other check must pass, so a
+//! submission that hangs, exits, leaks, spawns or floods loses exactly its own check.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn kit_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn grader() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("grader").unwrap();
+    cmd.current_dir(kit_root())
+        .env("NO_COLOR", "1")
+        .env_remove("GRADER_CACHE_DIR");
+    cmd
+}
+
+/// Lesson 01's checks and their points, kind by kind, as curriculum.toml gives them.
+fn points() -> BTreeMap<String, (String, u64)> {
+    let text = std::fs::read_to_string(kit_root().join("curriculum.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let lesson = doc["lesson"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["number"].as_integer() == Some(1))
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for (kind, checks) in lesson["points"].as_table().unwrap() {
+        for (name, p) in checks.as_table().unwrap() {
+            out.insert(name.clone(), (kind.clone(), p.as_integer().unwrap() as u64));
+        }
+    }
+    out
+}
+
+/// What one submission must get: the checks it must fail (name, acceptable statuses), the
+/// gradebook status, and words its reason must contain.
+struct Expect {
+    id: &'static str,
+    fails: &'static [(&'static str, &'static [&'static str])],
+    status: &'static str,
+    reason: &'static [&'static str],
+}
+
+const CLASS: &[Expect] = &[
+    Expect {
+        id: "alice-relaxed-fetch-add",
+        fails: &[],
+        status: "passed",
+        reason: &[],
+    },
+    Expect {
+        id: "bob-mutex",
+        fails: &[],
+        status: "passed",
+        reason: &[],
+    },
+    Expect {
+        id: "carol-kit-copy",
+        fails: &[],
+        status: "passed",
+        reason: &[],
+    },
+    Expect {
+        id: "dave-ids-start-at-zero",
+        fails: &[
+            ("ids_one_thread", &["fail"]),
+            ("ids_unique_8_threads", &["fail"]),
+            ("ids_two_threads", &["fail"]),
+        ],
+        status: "failed",
+        reason: &["the first five ids were [0, 1, 2, 3, 4]"],
+    },
+    Expect {
+        id: "erin",
+        fails: &[
+            ("seen_set_one_thread", &["fail"]),
+            ("seen_set_one_winner_8_threads", &["fail"]),
+            ("seen_set_two_threads", &["fail"]),
+        ],
+        status: "failed",
+        reason: &["len"],
+    },
+    // Doesn't compile: only the lint (which needs no build) can pass; everything else is not run.
+    Expect {
+        id: "frank-does-not-compile",
+        fails: &[("*", &["skipped"])],
+        status: "build-error",
+        reason: &["does not compile", "E0308"],
+    },
+    Expect {
+        id: "grace-loops-forever",
+        fails: &[("seen_set_one_thread", &["timeout"])],
+        status: "failed",
+        reason: &["did not finish within", "infinite loop"],
+    },
+    Expect {
+        id: "heidi-exits-early",
+        fails: &[("seen_set_one_thread", &["crash"])],
+        status: "failed",
+        reason: &["exited with code 0 before the check finished"],
+    },
+    Expect {
+        id: "ivan-allocates-without-end",
+        fails: &[("seen_set_one_thread", &["crash"])],
+        status: "failed",
+        reason: &["MiB of memory"],
+    },
+    // Stopped by the thread watchdog, or (if it outruns the watchdog) by a failed spawn.
+    Expect {
+        id: "judy-spawns-threads-forever",
+        fails: &[("seen_set_one_thread", &["crash", "fail"])],
+        status: "failed",
+        reason: &["thread"],
+    },
+    Expect {
+        id: "mallory-prints-megabytes",
+        fails: &[("counter_increments_8_threads", &["crash"])],
+        status: "failed",
+        reason: &["printed more than"],
+    },
+    Expect {
+        id: "oscar",
+        fails: &[],
+        status: "passed",
+        reason: &[],
+    },
+];
+
+impl Expect {
+    fn must_fail(&self, check: &str, kind: &str) -> Option<&'static [&'static str]> {
+        self.fails.iter().find_map(|(name, statuses)| {
+            (*name == check || (*name == "*" && kind != "lint")).then_some(*statuses)
+        })
+    }
+
+    fn expected_score(&self, points: &BTreeMap<String, (String, u64)>) -> u64 {
+        points
+            .iter()
+            .filter(|(name, (kind, _))| self.must_fail(name, kind).is_none())
+            .map(|(_, (_, p))| p)
+            .sum()
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Every file below `dir` with its bytes: to prove grading modifies nothing.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                out.insert(entry.path(), std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The class folder: the fixtures, plus `erin.zip` (a kit copy inside a top folder, with the
+/// variant whose len counts calls) and `oscar.tar.gz` (a crate folder with the reference solution).
+fn make_class(root: &Path) -> PathBuf {
+    let kit = kit_root();
+    let class = root.join("class-01");
+    copy_dir(&kit.join("grader/tests/fixtures/class-01"), &class);
+    let solution = kit.join("solutions/01-race-fix");
+    let read = |p: PathBuf| std::fs::read(p).unwrap();
+
+    let zip_file = std::fs::File::create(class.join("erin.zip")).unwrap();
+    let mut zip = zip::ZipWriter::new(zip_file);
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, bytes) in [
+        ("erin/README.md", b"my kit".to_vec()),
+        (
+            "erin/exercises/01-race-fix/Cargo.toml",
+            read(solution.join("Cargo.toml")),
+        ),
+        (
+            "erin/exercises/01-race-fix/src/sync.rs",
+            read(solution.join("src/sync.rs")),
+        ),
+        (
+            "erin/exercises/01-race-fix/src/lib.rs",
+            read(kit.join("grader/lessons/01-race-fix/variants/seen_len_counts_calls.rs")),
+        ),
+        // Entries that try to leave the scratch folder are ignored, never written.
+        ("../grader-test-escaped-7f3a.rs", b"fn main() {}".to_vec()),
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&bytes).unwrap();
+    }
+    zip.finish().unwrap();
+
+    let tgz = std::fs::File::create(class.join("oscar.tar.gz")).unwrap();
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        tgz,
+        flate2::Compression::fast(),
+    ));
+    for (name, from) in [
+        ("Cargo.toml", solution.join("Cargo.toml")),
+        ("src/lib.rs", solution.join("src/lib.rs")),
+        ("src/sync.rs", solution.join("src/sync.rs")),
+    ] {
+        tar.append_path_with_name(from, format!("oscar-race-fix/{name}"))
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    class
+}
+
+/// Harness processes still alive whose command line names this class's builds.
+fn leftover_check_processes() -> Vec<String> {
+    let mut left = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains("harness_01_grade_") {
+                left.push(cmdline);
+            }
+        }
+    }
+    left
+}
+
+fn grade(class: &Path, out: &Path, extra: &[&str]) -> String {
+    let output = grader()
+        .args(["grade", "01"])
+        .arg(class)
+        .arg("--out")
+        .arg(out)
+        .args(["--jobs", "2", "--timeout-scale", "0.5"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "grader grade failed:\n{text}");
+    text
+}
+
+#[test]
+fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
+    let scratch = tempfile::tempdir().unwrap();
+    let class = make_class(scratch.path());
+    let before = snapshot(&class);
+    let points = points();
+    let max: u64 = points.values().map(|(_, p)| p).sum();
+    let out = scratch.path().join("grades");
+
+    // --force: a result cached by an earlier run of this test must not stand in for grading.
+    let printed = grade(&class, &out, &["--force"]);
+    assert!(printed.contains("Score distribution"), "{printed}");
+    assert!(printed.contains("Checks failed most often"), "{printed}");
+    assert!(printed.contains("Slowest submissions"), "{printed}");
+    assert!(
+        printed.contains("12 submissions · 12 graded now"),
+        "{printed}"
+    );
+
+    // The submissions are untouched, nothing escaped an archive, and no check process is left.
+    assert_eq!(before, snapshot(&class), "grading modified the submissions");
+    assert!(!std::env::temp_dir()
+        .join("grader-test-escaped-7f3a.rs")
+        .exists());
+    assert!(!scratch.path().join("grader-test-escaped-7f3a.rs").exists());
+    assert!(
+        leftover_check_processes().is_empty(),
+        "{:?}",
+        leftover_check_processes()
+    );
+
+    // report.json: every submission's full check report.
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["lesson"], "01-race-fix");
+    assert_eq!(report["max_score"], max);
+    let subs = report["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), CLASS.len());
+    for expect in CLASS {
+        let sub = subs
+            .iter()
+            .find(|s| s["id"] == expect.id)
+            .unwrap_or_else(|| panic!("no submission {} in report.json", expect.id));
+        let checks = sub["report"]["checks"].as_array().unwrap();
+        assert_eq!(checks.len(), points.len(), "{}", expect.id);
+        for check in checks {
+            let name = check["name"].as_str().unwrap();
+            let kind = check["kind"].as_str().unwrap();
+            let status = check["status"].as_str().unwrap();
+            match expect.must_fail(name, kind) {
+                Some(statuses) => {
+                    assert!(
+                        statuses.contains(&status),
+                        "{}: {name} is {status}, expected one of {statuses:?}: {check}",
+                        expect.id
+                    );
+                    assert_eq!(check["points"], 0);
+                    assert!(
+                        !check["message"].as_str().unwrap().is_empty(),
+                        "{}: {name} gives no reason",
+                        expect.id
+                    );
+                }
+                None => assert_eq!(status, "pass", "{}: {name} should pass: {check}", expect.id),
+            }
+        }
+        let score = expect.expected_score(&points);
+        assert_eq!(sub["score"], score, "{}", expect.id);
+        assert_eq!(sub["report"]["score"], score, "{}", expect.id);
+        assert_eq!(sub["status"], expect.status, "{}", expect.id);
+        assert_eq!(sub["cached"], false, "{}", expect.id);
+    }
+
+    // gradebook.csv: a table with one row per submission and a column per check.
+    let mut csv = csv::Reader::from_path(out.join("gradebook.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        &header[..6],
+        ["id", "score", "max_score", "status", "reason", "seconds"]
+    );
+    let mut check_columns: Vec<&String> = header[6..].iter().collect();
+    check_columns.sort();
+    assert_eq!(check_columns, points.keys().collect::<Vec<_>>());
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), CLASS.len());
+    for expect in CLASS {
+        let row = rows.iter().find(|r| &r[0] == expect.id).unwrap();
+        assert_eq!(
+            row[1].parse::<u64>().unwrap(),
+            expect.expected_score(&points),
+            "{}",
+            expect.id
+        );
+        assert_eq!(row[2].parse::<u64>().unwrap(), max);
+        assert_eq!(&row[3], expect.status, "{}", expect.id);
+        let reason = &row[4];
+        if expect.fails.is_empty() {
+            assert!(reason.is_empty(), "{}: {reason}", expect.id);
+        }
+        for words in expect.reason {
+            assert!(
+                reason.contains(words),
+                "{}: reason `{reason}` lacks `{words}`",
+                expect.id
+            );
+        }
+        let earned: u64 = (6..header.len())
+            .map(|i| row[i].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(
+            earned,
+            expect.expected_score(&points),
+            "{}: check columns",
+            expect.id
+        );
+    }
+
+    validate_junit(
+        &std::fs::read_to_string(out.join("junit.xml")).unwrap(),
+        points.len(),
+    );
+
+    // Markdown feedback a learner can read.
+    let feedback = std::fs::read_to_string(out.join("feedback/grace-loops-forever.md")).unwrap();
+    assert!(
+        feedback.contains("| unit | `seen_set_one_thread` | ⏱ timeout | 0/1 |"),
+        "{feedback}"
+    );
+    assert!(
+        feedback.contains("deadlock or infinite loop?"),
+        "{feedback}"
+    );
+    let feedback = std::fs::read_to_string(out.join("feedback/frank-does-not-compile.md")).unwrap();
+    assert!(
+        feedback.contains("## The build failed") && feedback.contains("E0308"),
+        "{feedback}"
+    );
+    assert_eq!(
+        std::fs::read_dir(out.join("feedback")).unwrap().count(),
+        CLASS.len()
+    );
+
+    // Re-grading the same folder re-runs nothing; changing one submission re-runs just that one.
+    let out2 = scratch.path().join("grades-again");
+    let printed = grade(&class, &out2, &["--format", "csv"]);
+    assert!(
+        printed.contains("12 submissions · 0 graded now, 12 unchanged"),
+        "{printed}"
+    );
+    assert!(out2.join("gradebook.csv").is_file());
+    assert!(
+        !out2.join("report.json").exists(),
+        "--format csv wrote report.json"
+    );
+    // (A comment makes it differ from the reference: the same content as alice's would be a
+    // cache hit too, since the cache is keyed by content.)
+    let mut fixed = std::fs::read(kit_root().join("solutions/01-race-fix/src/lib.rs")).unwrap();
+    // Unique per run, so that an earlier run of this test cached nothing for it.
+    let stamp = format!("\n// fixed after grading in {}\n", scratch.path().display());
+    fixed.extend_from_slice(stamp.as_bytes());
+    std::fs::write(class.join("dave-ids-start-at-zero/src/lib.rs"), fixed).unwrap();
+    let out3 = scratch.path().join("grades-third");
+    let printed = grade(&class, &out3, &["--format", "json"]);
+    assert!(
+        printed.contains("12 submissions · 1 graded now, 11 unchanged"),
+        "{printed}"
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out3.join("report.json")).unwrap()).unwrap();
+    let dave = report["submissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "dave-ids-start-at-zero")
+        .unwrap();
+    assert_eq!(dave["score"], max);
+    assert_eq!(dave["cached"], false);
+}
+
+/// The JUnit XML as the Jenkins schema (the one cargo-nextest's output follows) wants it:
+/// `testsuites` > `testsuite` (name, tests, failures, errors) > `testcase` (name, classname, time),
+/// with `failure`/`error` carrying message and type, and counts that add up.
+fn validate_junit(xml: &str, checks_per_suite: usize) {
+    let doc = roxmltree::Document::parse(xml).expect("junit.xml is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let count = |node: roxmltree::Node, attr: &str| -> usize {
+        node.attribute(attr)
+            .unwrap_or_else(|| panic!("<{}> lacks {attr}", node.tag_name().name()))
+            .parse()
+            .unwrap()
+    };
+    let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert_eq!(suites.len(), CLASS.len());
+    let (mut tests, mut failures, mut errors) = (0, 0, 0);
+    for suite in suites {
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        let name = suite.attribute("name").expect("testsuite name");
+        assert!(CLASS.iter().any(|e| e.id == name), "unknown suite {name}");
+        let (mut f, mut e, mut t) = (0, 0, 0);
+        for child in suite.children().filter(|n| n.is_element()) {
+            match child.tag_name().name() {
+                "properties" => {
+                    for p in child.children().filter(|n| n.is_element()) {
+                        assert_eq!(p.tag_name().name(), "property");
+                        assert!(p.attribute("name").is_some() && p.attribute("value").is_some());
+                    }
+                }
+                "system-out" | "system-err" => {}
+                "testcase" => {
+                    t += 1;
+                    assert!(child.attribute("name").is_some());
+                    assert!(child
+                        .attribute("classname")
+                        .is_some_and(|c| c.starts_with(name)));
+                    child.attribute("time").unwrap().parse::<f64>().unwrap();
+                    for outcome in child.children().filter(|n| n.is_element()) {
+                        match outcome.tag_name().name() {
+                            "failure" | "error" => {
+                                assert!(outcome
+                                    .attribute("message")
+                                    .is_some_and(|m| !m.is_empty()));
+                                assert!(outcome.attribute("type").is_some());
+                                if outcome.tag_name().name() == "failure" {
+                                    f += 1
+                                } else {
+                                    e += 1
+                                }
+                            }
+                            "properties" | "skipped" | "system-out" | "system-err" => {}
+                            other => panic!("unexpected <{other}> in a testcase"),
+                        }
+                    }
+                }
+                other => panic!("unexpected <{other}> in a testsuite"),
+            }
+        }
+        assert_eq!(t, checks_per_suite, "{name}");
+        assert_eq!(
+            (
+                count(suite, "tests"),
+                count(suite, "failures"),
+                count(suite, "errors")
+            ),
+            (t, f, e),
+            "{name}"
+        );
+        let is_clean = CLASS.iter().any(|x| x.id == name && x.fails.is_empty());
+        assert_eq!(f + e == 0, is_clean, "{name}: failures {f}, errors {e}");
+        tests += t;
+        failures += f;
+        errors += e;
+    }
+    assert_eq!(
+        (
+            count(root, "tests"),
+            count(root, "failures"),
+            count(root, "errors")
+        ),
+        (tests, failures, errors)
+    );
+}
+
+/// The shape of Gradescope's results.json: top-level score, execution_time, output, tests[] with
+/// name, score, max_score, status, output and visibility.
+fn assert_gradescope_shape(results: &Value) {
+    assert!(results["score"].is_number(), "{results}");
+    assert!(results["execution_time"].is_number(), "{results}");
+    assert!(results["output"].is_string(), "{results}");
+    let visibilities = ["hidden", "after_due_date", "after_published", "visible"];
+    assert!(visibilities.contains(&results["visibility"].as_str().unwrap()));
+    let mut total = 0.0;
+    for test in results["tests"].as_array().unwrap() {
+        assert!(test["name"].is_string(), "{test}");
+        let (score, max) = (
+            test["score"].as_f64().unwrap(),
+            test["max_score"].as_f64().unwrap(),
+        );
+        assert!(score <= max, "{test}");
+        let status = test["status"].as_str().unwrap();
+        assert!(["passed", "failed"].contains(&status), "{test}");
+        assert_eq!(status == "passed", score == max && max > 0.0, "{test}");
+        assert!(test["output"].is_string(), "{test}");
+        assert!(
+            visibilities.contains(&test["visibility"].as_str().unwrap()),
+            "{test}"
+        );
+        total += score;
+    }
+    assert_eq!(results["score"].as_f64().unwrap(), total);
+}
+
+#[test]
+fn gradescope_results_follow_the_spec() {
+    let kit = kit_root();
+    let points = points();
+    let max: u64 = points.values().map(|(_, p)| p).sum();
+    let dave = kit.join("grader/tests/fixtures/class-01/dave-ids-start-at-zero");
+    let out = grader()
+        .args(["check", "01", "--format", "gradescope", "--path"])
+        .arg(&dave)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let results: Value = serde_json::from_slice(&out).unwrap();
+    assert_gradescope_shape(&results);
+    let expect = CLASS
+        .iter()
+        .find(|e| e.id == "dave-ids-start-at-zero")
+        .unwrap();
+    assert_eq!(
+        results["score"].as_u64().unwrap(),
+        expect.expected_score(&points)
+    );
+    assert_eq!(results["tests"].as_array().unwrap().len(), points.len());
+    let failed: Vec<&str> = results["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "failed")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed.len(), expect.fails.len(), "{failed:?}");
+    assert!(max > results["score"].as_u64().unwrap());
+
+    // A Gradescope upload of bare files: lib.rs (and sync.rs) at the top of the submission.
+    let upload = tempfile::tempdir().unwrap();
+    let solution = kit.join("solutions/01-race-fix/src");
+    for f in ["lib.rs", "sync.rs"] {
+        std::fs::copy(solution.join(f), upload.path().join(f)).unwrap();
+    }
+    let out = grader()
+        .args(["check", "01", "--format", "gradescope", "--path"])
+        .arg(upload.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let results: Value = serde_json::from_slice(&out).unwrap();
+    assert_gradescope_shape(&results);
+    assert_eq!(results["score"].as_u64().unwrap(), max);
+
+    // Nothing to grade: still a results.json Gradescope can show, with the reason.
+    let empty = tempfile::tempdir().unwrap();
+    let out = grader()
+        .args(["check", "01", "--format", "gradescope", "--path"])
+        .arg(empty.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let results: Value = serde_json::from_slice(&out).unwrap();
+    assert_gradescope_shape(&results);
+    assert_eq!(results["score"], 0);
+    assert!(results["output"]
+        .as_str()
+        .unwrap()
+        .contains("no src/lib.rs"));
+}
+
+#[test]
+fn gradescope_package_holds_the_scripts_and_no_solution() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("autograder.zip");
+    grader()
+        .args(["gradescope-package", "01", "--out"])
+        .arg(&zip_path)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Upload it"));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    for wanted in [
+        "setup.sh",
+        "run_autograder",
+        "kit/Cargo.toml",
+        "kit/Cargo.lock",
+        "kit/curriculum.toml",
+        "kit/grader/src/main.rs",
+        "kit/grader/harness/src/lib.rs",
+        "kit/grader/lessons/01-race-fix/checks.rs",
+        "kit/solutions/01-race-fix/Cargo.toml",
+        "kit/solutions/01-race-fix/src/sync.rs",
+        "kit/exercises/01-race-fix/src/lib.rs",
+    ] {
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "{wanted} missing from {names:?}"
+        );
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "kit/solutions/01-race-fix/src/lib.rs"),
+        "the package ships the solution"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("/variants/") || n.contains("target/")),
+        "{names:?}"
+    );
+    for script in ["setup.sh", "run_autograder"] {
+        let file = zip.by_name(script).unwrap();
+        assert_eq!(
+            file.unix_mode().unwrap() & 0o111,
+            0o111,
+            "{script} is not executable"
+        );
+    }
+    let mut run = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("run_autograder").unwrap(), &mut run).unwrap();
+    assert!(
+        run.contains("check 01 --path /autograder/submission --format gradescope"),
+        "{run}"
+    );
+    assert!(run.contains("/autograder/results/results.json"), "{run}");
+}
+
+#[test]
+fn classroom_workflow_has_a_step_per_kind_worth_its_points() {
+    let points = points();
+    let out = grader()
+        .args(["classroom", "01"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let yaml = String::from_utf8(out).unwrap();
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    for (kind, p) in points.values() {
+        *kinds.entry(kind.as_str()).or_default() += p;
+    }
+    for (kind, total) in &kinds {
+        let step = format!("command: ./target/release/grader check 01 --kind {kind} --color never");
+        assert!(yaml.contains(&step), "no step for {kind}:\n{yaml}");
+        let after = &yaml[yaml.find(&step).unwrap()..];
+        let max_line = after
+            .lines()
+            .find(|l| l.trim_start().starts_with("max-score:"))
+            .unwrap();
+        assert_eq!(max_line.trim(), format!("max-score: {total}"));
+        assert!(yaml.contains(&format!(
+            "{}_RESULTS: \"${{{{steps.{kind}.outputs.result}}}}\"",
+            kind.to_uppercase()
+        )));
+    }
+    // In the grader's order of kinds.
+    let runners = ["lint", "unit", "stress", "timing", "model"]
+        .into_iter()
+        .filter(|k| kinds.contains_key(k))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(yaml.contains(&format!("runners: {runners}")), "{yaml}");
+    assert!(yaml.contains("classroom-resources/autograding-grading-reporter@v1"));
+
+    // The command each step runs: only that kind's checks, exit 0 when they pass.
+    let out = grader()
+        .args([
+            "check",
+            "01",
+            "--solution",
+            "--kind",
+            "unit",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(
+        checks.len(),
+        points.values().filter(|(k, _)| k == "unit").count()
+    );
+    assert!(checks.iter().all(|c| c["kind"] == "unit"));
+    assert_eq!(report["score"], kinds["unit"]);
+}
