@@ -8,13 +8,23 @@
 mod build;
 mod curriculum;
 mod evaluate;
+mod gate;
+mod grade;
+mod gradebook;
+mod journey;
 mod kit;
 mod lint;
+mod live;
+mod platforms;
 mod process;
+mod progress;
 mod report;
 mod run;
+mod starters;
+mod submissions;
 mod target;
 mod verify;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -22,9 +32,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::evaluate::{Event, Options};
+use crate::evaluate::Options;
 use crate::kit::Kit;
-use crate::run::Status;
 use crate::target::Target;
 
 #[derive(Parser)]
@@ -34,7 +43,7 @@ use crate::target::Target;
     about = "Checks the lessons of the concurrency course kit."
 )]
 #[command(
-    after_help = "Examples:\n  grader check 01              check your lesson 01\n  grader check 01 --solution   check the reference solution\n  grader hint 01               the lesson's hints\n  grader verify                prove every lesson's checks catch its known-buggy variants"
+    after_help = "Examples:\n  grader                       where you are in the course, and what to type next\n  grader check                 check your current lesson (the first one not passed yet)\n  grader watch                 re-check your current lesson each time you save\n  grader hint                  the next hint for your current lesson\n  grader check 01              check your lesson 01\n  grader check 01 --solution   check the reference solution\n  grader hint 01               the lesson's hints\n  grader verify                prove every lesson's checks catch its known-buggy variants"
 )]
 struct Cli {
     /// The kit's root folder (default: the nearest folder upwards with a curriculum.toml).
@@ -43,8 +52,9 @@ struct Cli {
     /// When to use colour (NO_COLOR is respected on `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
+    /// Without a command: where you are in the course, and what to type next.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,11 +68,15 @@ enum ColorWhen {
 enum Command {
     /// Check a lesson: your exercise, the reference solution, or any crate folder.
     #[command(
-        after_help = "Exit status: 0 every check passed, 1 a check or the build failed, 2 a usage or kit error."
+        after_help = "Examples:\n  grader check                 your current lesson\n  grader check 02 --fail-fast  stop at the first failing check\n  grader check 01 --solution   the reference solution\n\nChecking your own exercise records your best score in .grader-progress.toml (see `grader list`).\nExit status: 0 every check passed, 1 a check or the build failed, 2 a usage or kit error."
     )]
     Check {
-        /// Lesson number (03 or 3), slug (downloader) or folder name (03-downloader).
-        lesson: String,
+        /// Lesson number (03 or 3), slug (downloader) or folder name (03-downloader). Default: your
+        /// current lesson (the first one not passed yet).
+        lesson: Option<String>,
+        /// Stop at the first check that does not pass (cheap checks run first): quick feedback.
+        #[arg(long)]
+        fail_fast: bool,
         /// Check the reference solution instead of the exercise.
         #[arg(long, conflicts_with = "path")]
         solution: bool,
@@ -77,11 +91,104 @@ enum Command {
         /// Multiply every check's time limit (a slow or busy machine).
         #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
         timeout_scale: f64,
+        /// Run only the checks of this kind (repeat or comma-separate for several): lint, unit,
+        /// stress, timing, model. The exit status then says whether those passed.
+        #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = platforms::parse_kind)]
+        kind: Vec<grader_harness::protocol::Kind>,
     },
-    /// The lessons, in order.
+    /// Grade a whole class: every submission (folder, .zip or .tar.gz) in DIR.
+    #[command(
+        after_help = "Writes gradebook.csv, report.json, junit.xml and feedback/ID.md to --out, then prints a summary.
+Re-running on the same folder re-grades only the submissions whose content changed (--force: all)."
+    )]
+    Grade {
+        /// Lesson number (03 or 3), slug (downloader) or folder name (03-downloader).
+        lesson: String,
+        /// The folder holding one folder, .zip or .tar.gz per submission.
+        dir: PathBuf,
+        /// Submissions graded at once. Default: one per core (see the README on fairness).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Where to write the outputs (default: a new folder grades-LESSON-TIME here).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Which outputs to write (comma-separated; default: all).
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
+        format: Vec<gradebook::Output>,
+        /// Re-grade every submission, even those unchanged since an earlier run.
+        #[arg(long)]
+        force: bool,
+        /// Multiply every check's time limit (a slow or busy machine).
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        timeout_scale: f64,
+    },
+    /// Write a Gradescope autograder zip (setup.sh, run_autograder and the grader) for a lesson.
+    GradescopePackage {
+        lesson: String,
+        /// The zip to write (default: gradescope-LESSON.zip here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print a GitHub Classroom autograding workflow for a lesson (one step per kind of check).
+    Classroom { lesson: String },
+    /// Re-check a lesson each time one of its files is saved (Ctrl-C or q to stop).
+    #[command(
+        after_help = "Examples:\n  grader watch                 your current lesson\n  grader watch 02              lesson 02\n  grader watch --poll          no file-system events: look for changes every second\n\nKeys while watching: h next hint, r re-check now, n move on to the next lesson, q quit.\nWithout a terminal, type the letter then Enter. The screen shows the first failing check."
+    )]
+    Watch {
+        /// Lesson number, slug or folder name. Default: your current lesson.
+        lesson: Option<String>,
+        /// Only look for changes every second, without file-system events (network or container
+        /// file systems where events never arrive).
+        #[arg(long)]
+        poll: bool,
+        /// Stop at the first check that does not pass.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Stop after N checks (scripts and tests); the exit status is that of the last check.
+        #[arg(long, value_name = "N")]
+        max_runs: Option<usize>,
+        /// Checks run at once. Default: the number of cores.
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Multiply every check's time limit (a slow or busy machine).
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        timeout_scale: f64,
+    },
+    /// Move on to the next lesson, whether the current one is passed or not.
+    #[command(
+        after_help = "Passing a lesson already moves you on; `grader next` is for leaving one for later.\nSkipped lessons come back as the current one once the lessons after them are passed."
+    )]
+    Next,
+    /// Put a lesson's exercise back as shipped, keeping your version in a backup folder.
+    #[command(
+        after_help = "Example:\n  grader reset 02    exercises/02-… as shipped; yours goes to .grader-backups/02-…-DATE-TIME/\n\nThe starters are embedded in the grader: no git needed. target/ and Cargo.lock are left alone."
+    )]
+    Reset {
+        /// Lesson number, slug or folder name (required: nothing is reset by default).
+        lesson: String,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  grader completions bash > ~/.local/share/bash-completion/completions/grader\n  grader completions zsh > ~/.zfunc/_grader\n  grader completions fish > ~/.config/fish/completions/grader.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The lessons, in order, with your status in each.
     List,
-    /// A lesson's hints, gentlest first.
-    Hint { lesson: String },
+    /// The next hint for a lesson (one more each time), or all of them.
+    #[command(
+        after_help = "Examples:\n  grader hint         the next hint for your current lesson\n  grader hint 02      the next hint for lesson 02\n  grader hint --all   every hint of your current lesson\n\nA failing check names the hint that helps with it."
+    )]
+    Hint {
+        /// Lesson number, slug or folder name. Default: your current lesson.
+        lesson: Option<String>,
+        /// Show every hint of the lesson.
+        #[arg(long)]
+        all: bool,
+    },
     /// Prove the checks work: the solution passes, the starter fails, every known-buggy variant is caught.
     Verify {
         /// One lesson (default: all).
@@ -93,10 +200,13 @@ enum Command {
 enum Format {
     Human,
     Json,
+    /// Gradescope's results.json.
+    Gradescope,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    live::handle_ctrl_c();
     match cli.color {
         ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
         ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
@@ -113,41 +223,91 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Completions { shell }) = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "grader", &mut std::io::stdout());
+        return Ok(ExitCode::SUCCESS);
+    }
     let kit = Kit::locate(cli.kit.as_deref())?;
     let mut out = anstream::stdout();
-    match cli.command {
+    let Some(command) = cli.command else {
+        journey::status(&mut out, &kit)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
         Command::Check {
             lesson,
+            fail_fast,
             solution,
             path,
             format,
             jobs,
             timeout_scale,
+            kind,
         } => {
-            let lesson = kit.curriculum.find(&lesson)?;
+            let own_exercise = path.is_none() && !solution;
+            let lesson = current_or(&kit, lesson.as_deref())?;
             let target = match (&path, solution) {
-                (Some(dir), _) => Target::submission(lesson, dir)?,
-                (None, true) => Target::solution(&kit, lesson)?,
-                (None, false) => Target::exercise(&kit, lesson)?,
+                (Some(dir), _) => submissions::locate(lesson, dir),
+                (None, true) => Target::solution(&kit, lesson),
+                (None, false) => Target::exercise(&kit, lesson),
+            };
+            let target = match target {
+                Ok(target) => target,
+                Err(e) if format == Format::Gradescope => {
+                    let results = platforms::gradescope_unreadable(lesson, &e);
+                    writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e),
             };
             let mut options = Options::default();
             if let Some(j) = jobs {
                 options.jobs = j.max(1);
             }
             options.budget.timeout_scale = timeout_scale;
-            let live = format == Format::Human && std::io::stderr().is_terminal();
+            if !kind.is_empty() {
+                options.only = Some(platforms::checks_of_kinds(lesson, &kind)?);
+            }
+            options.fail_fast = fail_fast;
+            let started = std::time::Instant::now();
+            let live = (format == Format::Human && std::io::stderr().is_terminal())
+                .then(live::Live::start);
             let report = evaluate::evaluate(&kit, lesson, &target, &options, &|event| {
-                if live {
-                    show_progress(event)
-                } else {
+                if let Some(live) = &live {
+                    live.event(event)
                 }
             })?;
-            if live {
-                eprint!("\r\x1b[2K");
+            if let Some(live) = live {
+                live.finish();
             }
+            // Only a full check of the learner's own exercise counts as progress.
+            let recorded = (own_exercise && kind.is_empty()).then(|| {
+                let mut progress = progress::Progress::load(&kit);
+                let recorded = progress.record_report(lesson, &report);
+                progress.visit(&kit.curriculum, lesson);
+                progress.save(&kit);
+                (recorded, progress)
+            });
             match format {
                 Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-                Format::Human => report::print_human(&mut out, &report, lesson)?,
+                Format::Gradescope => {
+                    let results = platforms::gradescope(&report, lesson, started.elapsed());
+                    writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?
+                }
+                Format::Human => {
+                    report::print_human(&mut out, &report, lesson)?;
+                    if let Some((recorded, progress)) = &recorded {
+                        journey::after_check(
+                            &mut out,
+                            &kit,
+                            lesson,
+                            &report,
+                            recorded.first_pass,
+                            progress,
+                        )?;
+                    }
+                }
             }
             Ok(if report.passed {
                 ExitCode::SUCCESS
@@ -155,33 +315,94 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Command::List => {
-            writeln!(out, "{}", kit.curriculum.title)?;
-            for lesson in &kit.curriculum.lessons {
-                writeln!(
-                    out,
-                    "  {:02}  {:<20} {:<60} {} points",
-                    lesson.number,
-                    lesson.slug,
-                    lesson.title,
-                    lesson.max_score()
-                )?;
-            }
+        Command::Grade {
+            lesson,
+            dir,
+            jobs,
+            out: out_dir,
+            format,
+            force,
+            timeout_scale,
+        } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            let budget = run::Budget {
+                timeout_scale,
+                ..run::Budget::default()
+            };
+            let options = grade::Options {
+                jobs: jobs.unwrap_or_else(grade::default_jobs).max(1),
+                force,
+                budget,
+                out: out_dir.unwrap_or_else(|| grade::default_out_dir(lesson)),
+                outputs: if format.is_empty() {
+                    gradebook::Output::ALL.to_vec()
+                } else {
+                    format
+                },
+                progress_bar: std::io::stderr().is_terminal(),
+            };
+            grade::grade(&kit, lesson, &dir, &options, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Hint { lesson } => {
+        Command::GradescopePackage { lesson, out: zip } => {
             let lesson = kit.curriculum.find(&lesson)?;
+            let zip = zip.unwrap_or_else(|| format!("gradescope-{}.zip", lesson.dir_name()).into());
+            let files = platforms::gradescope_package(&kit, lesson, &zip)?;
             writeln!(
                 out,
-                "Hints for lesson {} · {}",
-                lesson.dir_name(),
-                lesson.title
+                "Wrote {} ({} files). Upload it as the autograder of a Gradescope programming assignment; learners submit their crate folder (Cargo.toml and src/), its src/ files, or their copy of the kit.",
+                zip.display(),
+                files.len()
             )?;
-            for (i, hint) in lesson.hints.iter().enumerate() {
-                writeln!(out, "\n{}. {hint}", i + 1)?;
-            }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Classroom { lesson } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            write!(out, "{}", platforms::classroom_workflow(lesson)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List => {
+            writeln!(out, "{}\n", kit.curriculum.title)?;
+            journey::print_lessons(&mut out, &kit, &progress::Progress::load(&kit))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hint { lesson, all } => {
+            let lesson = current_or(&kit, lesson.as_deref())?;
+            journey::hint(&mut out, &kit, lesson, all)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch {
+            lesson,
+            poll,
+            fail_fast,
+            max_runs,
+            jobs,
+            timeout_scale,
+        } => {
+            let mut options = Options::default();
+            if let Some(j) = jobs {
+                options.jobs = j.max(1);
+            }
+            options.budget.timeout_scale = timeout_scale;
+            options.fail_fast = fail_fast;
+            let watch = watch::WatchOptions {
+                lesson,
+                poll,
+                max_runs,
+                options,
+            };
+            watch::watch(&kit, watch)
+        }
+        Command::Next => {
+            journey::next(&mut out, &kit)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reset { lesson } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            journey::reset(&mut out, &kit, lesson)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { .. } => unreachable!("handled before the kit is located"),
         Command::Verify { lesson } => {
             let lessons: Vec<_> = match &lesson {
                 Some(name) => vec![kit.curriculum.find(name)?],
@@ -197,34 +418,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A one-line status on stderr while a check runs (terminals only).
-fn show_progress(event: Event<'_>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static DONE: AtomicUsize = AtomicUsize::new(0);
-    static TOTAL: AtomicUsize = AtomicUsize::new(0);
-    let line = match event {
-        Event::Building => "building…".to_string(),
-        Event::Built { mode, seconds, ok } => format!(
-            "built {mode:?} ({seconds:.1} s){}",
-            if ok { "" } else { " with errors" }
-        ),
-        Event::Running { checks } => {
-            TOTAL.store(checks, Ordering::SeqCst);
-            format!("running {checks} checks…")
-        }
-        Event::Finished(run) => {
-            let done = DONE.fetch_add(1, Ordering::SeqCst) + 1;
-            let mark = if run.status == Status::Pass {
-                "✓"
-            } else {
-                "✗"
-            };
-            format!(
-                "{done}/{} {mark} {}",
-                TOTAL.load(Ordering::SeqCst),
-                run.name
-            )
-        }
-    };
-    eprint!("\r\x1b[2K{line}");
+/// The lesson named, or the learner's current lesson (the first one not passed yet).
+fn current_or<'k>(kit: &'k Kit, name: Option<&str>) -> anyhow::Result<&'k curriculum::Lesson> {
+    match name {
+        Some(name) => kit.curriculum.find(name),
+        None => progress::Progress::load(kit)
+            .current(&kit.curriculum)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "you have passed every lesson, so there is no current one: name a lesson (e.g. `01`)"
+                )
+            }),
+    }
 }
