@@ -251,7 +251,14 @@ pub fn evaluate(
         &on_start,
         &|run| on_event(Event::Finished(run)),
     );
-    for run in finished {
+    for mut run in finished {
+        // Panic locations point into the generated harness; show the learner's own file instead.
+        if let Some(f) = run.finding.as_mut() {
+            for text in [&mut f.observed, &mut f.why, &mut f.detail] {
+                *text = target.show_paths(text);
+            }
+        }
+        run.output = target.show_paths(&run.output);
         runs.insert(run.name.clone(), run);
     }
 

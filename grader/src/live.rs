@@ -5,7 +5,7 @@
 //! process group, which the terminal's SIGINT does not reach), the terminal is restored, and the
 //! grader exits.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -176,14 +176,20 @@ pub fn handle_ctrl_c() {
         crate::process::kill_running();
         restore_terminal();
         let mut err = std::io::stderr().lock();
+        // On a terminal, first wipe the half-drawn progress line the interrupt cut short.
+        let wipe = if err.is_terminal() {
+            "\r\x1b[2K\n"
+        } else {
+            "\n"
+        };
         if WATCHING.load(Ordering::SeqCst) {
-            let _ = writeln!(err, "\r\x1b[2K\nStopped watching.");
+            let _ = writeln!(err, "{wipe}Stopped watching.");
             let _ = err.flush();
             std::process::exit(0);
         }
         let _ = writeln!(
             err,
-            "\r\x1b[2K\ninterrupted: the checks still running were stopped"
+            "{wipe}interrupted: the checks still running were stopped"
         );
         let _ = err.flush();
         std::process::exit(130);

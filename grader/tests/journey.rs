@@ -619,19 +619,23 @@ impl Watch {
             .env("GRADER_CACHE_DIR", cache_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // stdout and stderr both end up in `lines`, as a learner sees them on one screen.
         let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
+        fn forward(from: impl std::io::Read + Send + 'static, tx: mpsc::Sender<String>) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(from).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            });
+        }
+        forward(child.stdout.take().unwrap(), tx.clone());
+        forward(child.stderr.take().unwrap(), tx);
         Watch {
             child,
             lines,
@@ -784,8 +788,13 @@ fn ctrl_c_stops_watch_and_the_check_in_flight() {
     unsafe {
         libc::kill(watch.child.id() as libc::pid_t, libc::SIGINT);
     }
-    let (code, _) = watch.finish();
-    assert_eq!(code, Some(0), "Ctrl-C is how watch is meant to stop");
+    let (code, out) = watch.finish();
+    assert_eq!(
+        code,
+        Some(0),
+        "Ctrl-C is how watch is meant to stop:\n{out}"
+    );
+    assert!(out.contains("Stopped watching."), "{out}");
     std::thread::sleep(Duration::from_millis(500));
     let left = processes_under(&cache_dir());
     assert!(left.is_empty(), "check processes left running: {left:?}");
