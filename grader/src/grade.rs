@@ -358,7 +358,7 @@ impl KitIngredients {
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        field("grade-cache-version", b"1");
+        field("grade-cache-version", b"2");
         field("grader-version", env!("CARGO_PKG_VERSION").as_bytes());
         // The grader binary itself: a rebuilt grader may explain or score differently.
         if let Some(meta) = std::env::current_exe().ok().and_then(|p| p.metadata().ok()) {
@@ -382,12 +382,19 @@ impl KitIngredients {
             "points",
             format!("{:?}", lesson.planned_checks()?).as_bytes(),
         );
-        let mut files = vec![
-            kit.checks_file(lesson),
-            kit.shim(lesson),
-            kit.manifest(lesson),
-            kit.path(&lesson.checks).join("dependencies.toml"),
-        ];
+        let mut files = vec![kit.shim(lesson), kit.manifest(lesson)];
+        // The lesson's grader folder: checks.rs, the modules it includes (lesson 03's server.rs),
+        // dependencies.toml. Not variants/, which are no part of a grade.
+        let mut lesson_files: Vec<PathBuf> = std::fs::read_dir(kit.path(&lesson.checks))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        lesson_files.sort();
+        files.extend(lesson_files);
         let harness = kit.root.join("grader/harness");
         files.push(harness.join("Cargo.toml"));
         let mut runtime: Vec<PathBuf> = std::fs::read_dir(harness.join("src"))
@@ -405,6 +412,12 @@ impl KitIngredients {
     /// The content hash of one submission, or `None` when its files cannot be read.
     fn hash(&self, target: &Target) -> Option<String> {
         let mut h = self.hasher.clone();
+        // The report names the submission (its id in messages, its path as the target): two
+        // submissions with the same sources still get reports of their own.
+        for name in [&target.label, &target.src_display] {
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+        }
         for (rel, path) in &target.files {
             let bytes = std::fs::read(path).ok()?;
             let name = rel.to_string_lossy();

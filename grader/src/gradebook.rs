@@ -434,14 +434,19 @@ impl Summary {
         }
         if !self.slowest.is_empty() {
             writeln!(out, "\nSlowest submissions:")?;
+            let width = self.slowest.iter().map(|(id, _)| id.chars().count()).max();
+            let width = width.unwrap_or(0);
             for (id, secs) in &self.slowest {
-                let reason = graded
+                let full = graded
                     .iter()
                     .find(|g| &g.id == id)
                     .map(|g| g.reason.as_str())
                     .unwrap_or_default();
-                let reason: String = reason.chars().take(70).collect();
-                writeln!(out, "  {secs:>7.1} s  {id:<24} {reason}")?;
+                let mut reason: String = full.chars().take(70).collect();
+                if reason.len() < full.len() {
+                    reason.push('…');
+                }
+                writeln!(out, "  {secs:>7.1} s  {id:<width$}  {reason}")?;
             }
         }
         Ok(())
