@@ -20,6 +20,7 @@ mod process;
 mod progress;
 mod report;
 mod run;
+mod starter_lock;
 mod starters;
 mod submissions;
 mod target;
@@ -190,9 +191,16 @@ Re-running on the same folder re-grades only the submissions whose content chang
         all: bool,
     },
     /// Prove the checks work: the solution passes, the starter fails, every known-buggy variant is caught.
+    #[command(
+        after_help = "Examples:\n  grader verify                  every lesson\n  grader verify 03               one lesson\n  grader verify 03 --bless-starter   after changing lesson 03's starter on purpose"
+    )]
     Verify {
         /// One lesson (default: all).
         lesson: Option<String>,
+        /// First record the exercises as they are now as the shipped starters
+        /// (grader/lessons/NN-slug/starter.sha256), after changing a starter on purpose.
+        #[arg(long)]
+        bless_starter: bool,
     },
 }
 
@@ -403,11 +411,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { .. } => unreachable!("handled before the kit is located"),
-        Command::Verify { lesson } => {
+        Command::Verify {
+            lesson,
+            bless_starter,
+        } => {
             let lessons: Vec<_> = match &lesson {
                 Some(name) => vec![kit.curriculum.find(name)?],
                 None => kit.curriculum.lessons.iter().collect(),
             };
+            if bless_starter {
+                for lesson in &lessons {
+                    let written = verify::bless_starter(&kit, lesson)?;
+                    writeln!(out, "wrote {}", kit.display(&written))?;
+                }
+            }
             let ok = verify::verify(&kit, &lessons, &Options::default(), &mut out)?;
             Ok(if ok {
                 ExitCode::SUCCESS

@@ -111,11 +111,26 @@ pub fn gradescope_package(kit: &Kit, lesson: &Lesson, zip_path: &Path) -> Result
     for rel in ["Cargo.toml", "Cargo.lock", "curriculum.toml", ".cargo"] {
         add(Path::new(rel))?;
     }
-    for rel in ["grader/Cargo.toml", "grader/src", "grader/harness"] {
+    for rel in [
+        "grader/Cargo.toml",
+        "grader/build.rs",
+        "grader/src",
+        "grader/harness",
+    ] {
         add(Path::new(rel))?;
     }
-    add(&lesson.checks.join("checks.rs"))?;
-    add(&lesson.checks.join("dependencies.toml"))?;
+    // The lesson's grader folder but its variants: checks.rs, the modules it includes,
+    // dependencies.toml, starter.sha256 (which the grader's build script reads).
+    let mut lesson_files: Vec<PathBuf> = std::fs::read_dir(kit.path(&lesson.checks))
+        .with_context(|| format!("cannot read {}", lesson.checks.display()))?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| lesson.checks.join(e.file_name()))
+        .collect();
+    lesson_files.sort();
+    for rel in lesson_files {
+        add(&rel)?;
+    }
     add(&lesson.solution.join("Cargo.toml"))?;
     add(&lesson.solution.join("src/sync.rs"))?;
     add(&lesson.exercise)?;

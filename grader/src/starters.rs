@@ -78,6 +78,14 @@ pub struct Reset {
 
 /// Puts the lesson's exercise back as shipped, after copying the learner's version to a backup.
 pub fn reset(kit: &Kit, lesson: &Lesson) -> Result<Reset> {
+    let folder = exercise_folder_name(lesson);
+    if let Some((_, why)) = embedded::UNAVAILABLE.iter().find(|(f, _)| *f == folder) {
+        bail!(
+            "this grader holds no shipped copy of {}: when it was built, that folder was no longer the starter ({why}). Your files are untouched. The starter as shipped is in the kit's git history (`git log -- {}`) and in any fresh copy of the kit",
+            lesson.exercise.display(),
+            lesson.exercise.display()
+        );
+    }
     let files = shipped(lesson);
     if files.is_empty() {
         bail!(

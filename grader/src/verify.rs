@@ -75,6 +75,41 @@ fn parse_variant(path: &Path) -> Result<Variant> {
     })
 }
 
+/// The exercise folder is the starter its `starter.sha256` records (what `grader reset` restores).
+fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
+    let lock = kit
+        .path(&lesson.checks)
+        .join(crate::starter_lock::LOCK_FILE);
+    let problem = match std::fs::read_to_string(&lock) {
+        Err(_) => Some(format!("{} is missing", kit.display(&lock))),
+        Ok(text) => crate::starter_lock::mismatch(&kit.path(&lesson.exercise), &text),
+    };
+    Row {
+        lesson: lesson.dir_name(),
+        subject: format!("starter {}", crate::starter_lock::LOCK_FILE),
+        expected: "the exercise is the starter it records".into(),
+        observed: match &problem {
+            None => "same".into(),
+            Some(p) => format!(
+                "{p}: if you changed the starter on purpose, `grader verify {:02} --bless-starter`",
+                lesson.number
+            ),
+        },
+        ok: problem.is_none(),
+    }
+}
+
+/// Records the lesson's exercise folder, as it is now, as its shipped starter.
+pub fn bless_starter(kit: &Kit, lesson: &Lesson) -> Result<PathBuf> {
+    let lock = kit
+        .path(&lesson.checks)
+        .join(crate::starter_lock::LOCK_FILE);
+    let text = crate::starter_lock::lock_text(&kit.path(&lesson.exercise))
+        .with_context(|| format!("cannot read {}", lesson.exercise.display()))?;
+    std::fs::write(&lock, text).with_context(|| format!("cannot write {}", lock.display()))?;
+    Ok(lock)
+}
+
 struct Row {
     lesson: String,
     subject: String,
@@ -118,6 +153,7 @@ pub fn verify(
         }
 
         rows.extend(listed_checks_agree(kit, lesson)?);
+        rows.push(starter_matches_lock(kit, lesson));
 
         let report = evaluate::evaluate(
             kit,

@@ -690,6 +690,25 @@ fn gradescope_package_holds_the_scripts_and_no_solution() {
         "{run}"
     );
     assert!(run.contains("/autograder/results/results.json"), "{run}");
+
+    // What setup.sh builds must build: the package's kit compiles on its own. (`cargo check`
+    // in this workspace's target dir: the dependencies are already there.)
+    let unpacked = dir.path().join("unpacked");
+    zip.extract(&unpacked).unwrap();
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "check",
+            "--offline",
+            "--quiet",
+            "-p",
+            "grader",
+            "--manifest-path",
+        ])
+        .arg(unpacked.join("kit/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", kit_root().join("target"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "the package's grader does not build");
 }
 
 #[test]

@@ -44,8 +44,9 @@ fn verify_catches_every_known_buggy_variant_of_every_lesson() {
 }
 
 #[test]
-fn verify_fails_when_a_variant_is_not_caught() {
-    // A kit copy whose lesson 01 has a "buggy" variant that is in fact correct: verify must say MISS.
+fn verify_fails_when_a_variant_is_not_caught_or_the_starter_is_not_the_one_shipped() {
+    // A kit copy whose lesson 01 has a "buggy" variant that is in fact correct, and whose starter
+    // was edited without recording it: verify must say MISS for both.
     let kit = tempfile::tempdir().unwrap();
     let root = common::kit_root();
     let copy = |rel: &str| {
@@ -59,9 +60,11 @@ fn verify_fails_when_a_variant_is_not_caught() {
         "solutions/01-race-fix/src/lib.rs",
         "solutions/01-race-fix/src/sync.rs",
         "exercises/01-race-fix/Cargo.toml",
+        "exercises/01-race-fix/README.md",
         "exercises/01-race-fix/src/lib.rs",
         "exercises/01-race-fix/src/sync.rs",
         "grader/lessons/01-race-fix/checks.rs",
+        "grader/lessons/01-race-fix/starter.sha256",
     ] {
         copy(rel);
     }
@@ -103,5 +106,42 @@ fn verify_fails_when_a_variant_is_not_caught() {
         .code(1)
         .stdout(predicate::str::contains("MISS"))
         .stdout(predicate::str::contains("not_really_buggy"))
-        .stdout(predicate::str::contains("none at all"));
+        .stdout(predicate::str::contains("none at all"))
+        .stdout(predicate::str::is_match(r"starter starter\.sha256 .* ok ").unwrap());
+
+    let starter = kit.path().join("exercises/01-race-fix/src/lib.rs");
+    let edited = std::fs::read_to_string(&starter).unwrap() + "// a change the author forgot\n";
+    std::fs::write(&starter, edited).unwrap();
+    let verify = |extra: &[&str]| {
+        grader()
+            .env("GRADER_CACHE_DIR", root.join("target/grader"))
+            .args(["--kit"])
+            .arg(kit.path())
+            .args(["verify", "01"])
+            .args(extra)
+            .assert()
+            .code(1)
+    };
+    let out = verify(&[]).get_output().stdout.clone();
+    let table = String::from_utf8_lossy(&out);
+    let row = table
+        .lines()
+        .find(|l| l.contains("starter starter.sha256"))
+        .unwrap_or_else(|| panic!("no starter lock row:\n{table}"));
+    assert!(row.contains("MISS"), "{row}");
+    assert!(row.contains("src/lib.rs was changed"), "{row}");
+    assert!(row.contains("grader verify 01 --bless-starter"), "{row}");
+
+    // Blessing records the edited starter: the row holds again (the variant still misses).
+    let out = verify(&["--bless-starter"]).get_output().stdout.clone();
+    let table = String::from_utf8_lossy(&out);
+    assert!(
+        table.contains("wrote grader/lessons/01-race-fix/starter.sha256"),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.contains("starter starter.sha256"))
+        .unwrap();
+    assert!(!row.contains("MISS"), "{row}");
 }
