@@ -10,6 +10,7 @@
 // would make every lesson's `Err(Finding::new(..))` noisier for no measurable gain.
 #![allow(clippy::result_large_err)]
 
+pub mod bounded;
 pub mod check;
 pub mod measure;
 #[cfg(loom)]
@@ -19,6 +20,7 @@ pub mod runner;
 
 /// What a checks file needs, in one `use`.
 pub mod prelude {
+    pub use crate::bounded::{panic_text, pass_on_todo, within, Ran};
     pub use crate::check::{ensure, Check, Finding, Outcome};
     pub use crate::measure::{
         cpu_time, grouped, ms, settle_thread_count, thread_count, Gauge, Stopwatch,

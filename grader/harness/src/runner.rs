@@ -147,14 +147,9 @@ fn run_one(check: &Check) -> ! {
 }
 
 fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(f) = payload.downcast_ref::<Finding>() {
-        f.property.clone()
-    } else {
-        "(a panic with a non-text payload)".to_string()
+    match payload.downcast_ref::<Finding>() {
+        Some(f) => f.property.clone(),
+        None => crate::bounded::panic_text(payload),
     }
 }
 

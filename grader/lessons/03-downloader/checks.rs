@@ -75,9 +75,7 @@ mod std_checks {
     use super::*;
     use downloader::sync::Arc;
     use downloader::{download_all, Config, Download, Fetch, FetchError, HttpFetcher};
-    use std::any::Any;
     use std::collections::HashMap;
-    use std::panic::AssertUnwindSafe;
     use std::sync::Mutex;
 
     fn urls(prefix: &str, n: usize) -> Vec<String> {
@@ -181,33 +179,17 @@ mod std_checks {
 
     // ---------------------------------------------------------------- running download_all
 
-    enum Ran {
-        Returned(Vec<Download>, Duration),
-        Panicked(Box<dyn Any + Send>),
-        Hung,
-    }
-
     /// Runs download_all on a helper thread and waits at most `limit` for it.
     fn run_bounded<F: Fetch + 'static>(
         urls: &[String],
         fetcher: Arc<F>,
         config: &Config,
         limit: Duration,
-    ) -> Ran {
-        let (tx, rx) = std::sync::mpsc::channel();
+    ) -> Ran<Vec<Download>> {
         let (urls, config) = (urls.to_vec(), config.clone());
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                download_all(&urls, fetcher, &config)
-            }));
-            let _ = tx.send(out.map(|d| (d, started.elapsed())));
-        });
-        match rx.recv_timeout(limit) {
-            Ok(Ok((downloads, took))) => Ran::Returned(downloads, took),
-            Ok(Err(payload)) => Ran::Panicked(payload),
-            Err(_) => Ran::Hung,
-        }
+        within("download_all", limit, move || {
+            download_all(&urls, fetcher, &config)
+        })
     }
 
     /// download_all that must return within `limit`; a panic goes on to the runner, which
@@ -494,14 +476,7 @@ mod std_checks {
                     .fix("Call fetch inside std::panic::catch_unwind(AssertUnwindSafe(|| fetcher.fetch(url))) and turn an Err into FetchError::Permanent for that url; the worker then carries on.")
                     .hint(4)),
                 Ran::Panicked(payload) => {
-                    let text = payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    if text.contains("not yet implemented") {
-                        std::panic::resume_unwind(payload);
-                    }
+                    let text = panic_text(&*pass_on_todo(payload));
                     return Err(Finding::new("a panicking fetch fails its url, and nothing else")
                         .observed(format!("download_all({situation}) panicked itself: {text}"))
                         .why("The panic of one fetch escaped into download_all, typically through `handle.join().unwrap()` on the worker it killed, and took every other url's result down with it.")

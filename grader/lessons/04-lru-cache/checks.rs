@@ -249,7 +249,7 @@ mod std_checks {
     use std::collections::VecDeque;
     use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-    use std::sync::mpsc::{channel, RecvTimeoutError};
+    use std::sync::mpsc::channel;
     use std::sync::{Arc, Barrier, Mutex};
     use std::thread;
 
@@ -286,17 +286,10 @@ mod std_checks {
     /// was stuck in. (The harness exits when the check ends, so the stuck thread goes with it.)
     fn watchdog(limit: Duration, body: fn() -> Outcome) -> Outcome {
         step("the start of the check");
-        let (tx, rx) = channel();
-        let worker = thread::spawn(move || {
-            let _ = tx.send(body());
-        });
-        match rx.recv_timeout(limit) {
-            Ok(outcome) => outcome,
-            Err(RecvTimeoutError::Disconnected) => match worker.join() {
-                Err(panic) => resume_unwind(panic),
-                Ok(()) => Ok(()),
-            },
-            Err(RecvTimeoutError::Timeout) => {
+        match within("check", limit, body) {
+            Ran::Returned(outcome, _) => outcome,
+            Ran::Panicked(payload) => resume_unwind(payload),
+            Ran::Hung => {
                 let stuck = STEP.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 Err(Finding::new("every call returns")
                     .observed(format!("the check was still waiting after {} s, in: {stuck}", limit.as_secs()))

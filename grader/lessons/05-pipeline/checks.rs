@@ -78,8 +78,7 @@ fn failure_passed_on(observed: String) -> Finding {
 mod std_checks {
     use super::*;
     use pipeline::{run_pipeline, Config, Failure, Stage, Summary};
-    use std::any::Any;
-    use std::panic::{self, AssertUnwindSafe};
+    use std::panic;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
     use std::sync::{Arc, Mutex, Once};
 
@@ -122,16 +121,6 @@ mod std_checks {
         }
     }
 
-    fn text_of(payload: &(dyn Any + Send)) -> String {
-        if let Some(s) = payload.downcast_ref::<&str>() {
-            s.to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "(a panic with a non-text payload)".to_string()
-        }
-    }
-
     /// Keeps the panics the checks cause on purpose out of the output (and out of the harness's
     /// record of panics, so a real crash is still the one it reports).
     fn quiet_deliberate_panics() {
@@ -139,7 +128,7 @@ mod std_checks {
         QUIET.call_once(|| {
             let previous = panic::take_hook();
             panic::set_hook(Box::new(move |info| {
-                if !text_of(info.payload()).starts_with(ON_PURPOSE) {
+                if !panic_text(info.payload()).starts_with(ON_PURPOSE) {
                     previous(info)
                 }
             }));
@@ -175,25 +164,14 @@ mod std_checks {
         PF: Fn(A) -> Result<B, String> + Send + Sync + 'static,
         SF: Fn(B) -> Result<(), String> + Send + Sync + 'static,
     {
-        let (done, finished) = std::sync::mpsc::channel();
         let config = config.clone();
-        std::thread::Builder::new()
-            .name("run_pipeline".into())
-            .spawn(move || {
-                let started = Instant::now();
-                let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-                    run_pipeline(inputs, fetch, parse, save, &config)
-                }));
-                let _ = done.send((outcome, started.elapsed()));
-            })
-            .expect("the check can start its helper thread");
-        match finished.recv_timeout(limit) {
-            Ok((Ok(summary), wall)) => Ok((summary, wall)),
-            Ok((Err(payload), _)) => {
-                let message = text_of(&*payload);
-                if message.contains("not yet implemented") {
-                    panic::resume_unwind(payload);
-                }
+        let ran = within("run_pipeline", limit, move || {
+            run_pipeline(inputs, fetch, parse, save, &config)
+        });
+        match ran {
+            Ran::Returned(summary, wall) => Ok((summary, wall)),
+            Ran::Panicked(payload) => {
+                let message = panic_text(&*pass_on_todo(payload));
                 let finding = if message.starts_with(ON_PURPOSE) {
                     Finding::new("a panic in a stage function stays inside the pipeline")
                         .observed(format!("{what}: a stage function panicked (\"{message}\") and the panic came out of run_pipeline"))
@@ -208,7 +186,7 @@ mod std_checks {
                 };
                 Err(finding)
             }
-            Err(_) => Err(hang(what, limit, progress())),
+            Ran::Hung => Err(hang(what, limit, progress())),
         }
     }
 

@@ -1,0 +1,65 @@
+//! Calling the code under test with a time limit, and reading the panics it raises.
+//!
+//! A check that calls into a learner's code can't know it will return: a missed notify leaves it
+//! blocked forever. The runner's own time limit would catch that, but only as "the check timed
+//! out"; calling through [`within`] lets the check say what it was doing and what it saw so far.
+//! The helper thread is left behind when the limit passes: the harness exits when the check ends.
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How a bounded call ended.
+pub enum Ran<T> {
+    /// It returned this, after this long.
+    Returned(T, Duration),
+    /// It panicked with this payload (see [`panic_text`], [`pass_on_todo`]).
+    Panicked(Box<dyn Any + Send>),
+    /// It had not returned when the limit passed.
+    Hung,
+}
+
+/// Runs `f` on a helper thread named `name` and waits at most `limit` for it.
+pub fn within<T, F>(name: &str, limit: Duration, f: F) -> Ran<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (done, finished) = mpsc::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let started = Instant::now();
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+            let _ = done.send((outcome, started.elapsed()));
+        })
+        .expect("the check can start its helper thread");
+    match finished.recv_timeout(limit) {
+        Ok((Ok(value), took)) => Ran::Returned(value, took),
+        Ok((Err(payload), _)) => Ran::Panicked(payload),
+        Err(RecvTimeoutError::Timeout) => Ran::Hung,
+        // The thread ended without sending: it can't, catch_unwind holds every panic.
+        Err(RecvTimeoutError::Disconnected) => Ran::Hung,
+    }
+}
+
+/// The message of a panic: `panic!("literal")` carries a `&str`, `panic!("{x}")` a `String`.
+pub fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic with a non-text payload)".to_string()
+    }
+}
+
+/// A `todo!()` the starter still has is not the panic a check expects: it goes on unwinding, so
+/// that the runner reports "not implemented yet". Any other payload comes back.
+pub fn pass_on_todo(payload: Box<dyn Any + Send>) -> Box<dyn Any + Send> {
+    if panic_text(&*payload).contains("not yet implemented") {
+        panic::resume_unwind(payload);
+    }
+    payload
+}
