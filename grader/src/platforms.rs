@@ -116,6 +116,7 @@ pub fn gradescope_package(kit: &Kit, lesson: &Lesson, zip_path: &Path) -> Result
         "grader/build.rs",
         "grader/src",
         "grader/harness",
+        "grader/pins",
     ] {
         add(Path::new(rel))?;
     }
