@@ -383,18 +383,7 @@ impl KitIngredients {
             format!("{:?}", lesson.planned_checks()?).as_bytes(),
         );
         let mut files = vec![kit.shim(lesson), kit.manifest(lesson)];
-        // The lesson's grader folder: checks.rs, the modules it includes (lesson 03's server.rs),
-        // dependencies.toml. Not variants/, which are no part of a grade.
-        let mut lesson_files: Vec<PathBuf> = std::fs::read_dir(kit.path(&lesson.checks))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.is_file())
-                    .collect()
-            })
-            .unwrap_or_default();
-        lesson_files.sort();
-        files.extend(lesson_files);
+        files.extend(kit.lesson_files(lesson).unwrap_or_default());
         let harness = kit.root.join("grader/harness");
         files.push(harness.join("Cargo.toml"));
         let mut runtime: Vec<PathBuf> = std::fs::read_dir(harness.join("src"))
@@ -418,14 +407,7 @@ impl KitIngredients {
             h.update((name.len() as u64).to_le_bytes());
             h.update(name.as_bytes());
         }
-        for (rel, path) in &target.files {
-            let bytes = std::fs::read(path).ok()?;
-            let name = rel.to_string_lossy();
-            h.update((name.len() as u64).to_le_bytes());
-            h.update(name.as_bytes());
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(&bytes);
-        }
+        target.feed_contents(&mut |bytes| h.update(bytes)).ok()?;
         Some(
             h.finalize()
                 .iter()

@@ -66,6 +66,21 @@ impl Kit {
         self.path(&lesson.checks).join("checks.rs")
     }
 
+    /// The files of the lesson's grader folder, sorted, without `variants/`: checks.rs, the modules
+    /// it includes (lesson 03's server.rs), dependencies.toml, starter.sha256. What a grade depends
+    /// on, and what the Gradescope package ships.
+    pub fn lesson_files(&self, lesson: &Lesson) -> std::io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(self.path(&lesson.checks))? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                files.push(entry.path());
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
     /// Shows a kit path relative to the kit root when it is inside it.
     pub fn display(&self, path: &Path) -> String {
         path.strip_prefix(&self.root)

@@ -120,17 +120,12 @@ pub fn gradescope_package(kit: &Kit, lesson: &Lesson, zip_path: &Path) -> Result
     ] {
         add(Path::new(rel))?;
     }
-    // The lesson's grader folder but its variants: checks.rs, the modules it includes,
-    // dependencies.toml, starter.sha256 (which the grader's build script reads).
-    let mut lesson_files: Vec<PathBuf> = std::fs::read_dir(kit.path(&lesson.checks))
-        .with_context(|| format!("cannot read {}", lesson.checks.display()))?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| lesson.checks.join(e.file_name()))
-        .collect();
-    lesson_files.sort();
-    for rel in lesson_files {
-        add(&rel)?;
+    // starter.sha256 among them: the grader's build script reads it.
+    let lesson_files = kit
+        .lesson_files(lesson)
+        .with_context(|| format!("cannot read {}", lesson.checks.display()))?;
+    for file in lesson_files {
+        add(Path::new(&kit.display(&file)))?;
     }
     add(&lesson.solution.join("Cargo.toml"))?;
     add(&lesson.solution.join("src/sync.rs"))?;

@@ -174,34 +174,13 @@ pub fn print_human(out: &mut dyn Write, report: &Report, lesson: &Lesson) -> std
         let Some(f) = &c.finding else { continue };
         let (style, sym) = mark(c.status);
         writeln!(out, "\n{style}{sym} {} · {}{style:#}", c.kind, c.name)?;
-        field(out, "property", &f.property)?;
-        field(out, "observed", &f.observed)?;
-        if !f.why.is_empty() {
-            field(out, "why", &f.why)?;
-        }
-        if !f.fix.is_empty() {
-            field(out, "try", &f.fix)?;
-        }
-        if let Some(n) = f.hint {
-            field(
-                out,
-                "hint",
-                &format!(
-                    "`grader hint {:02}` (hint {n}) is about this",
-                    lesson.number
-                ),
-            )?;
-        }
-        if !f.detail.is_empty() {
-            field(out, "detail", &f.detail)?;
-        }
-        if !c.output.is_empty() && c.status != Status::Fail {
-            writeln!(out, "  {DIM}output (last lines):{DIM:#}")?;
-            let lines: Vec<&str> = c.output.lines().collect();
-            for line in &lines[lines.len().saturating_sub(12)..] {
-                writeln!(out, "  {DIM}│ {line}{DIM:#}")?;
-            }
-        }
+        let hint = |n| {
+            format!(
+                "`grader hint {:02}` (hint {n}) is about this",
+                lesson.number
+            )
+        };
+        explain(out, c, Some(f), &hint, 12)?;
     }
     let not_run = report
         .checks
@@ -244,6 +223,41 @@ pub fn print_human(out: &mut dyn Write, report: &Report, lesson: &Lesson) -> std
 }
 
 /// A labelled, word-wrapped paragraph.
+/// A failing check explained, field by field (`hint` words the pointer to hint n), then the last
+/// `output_lines` of what it printed when it crashed or timed out rather than reporting a finding.
+pub(crate) fn explain(
+    out: &mut dyn Write,
+    c: &CheckReport,
+    finding: Option<&Finding>,
+    hint: &dyn Fn(u32) -> String,
+    output_lines: usize,
+) -> std::io::Result<()> {
+    if let Some(f) = finding {
+        field(out, "property", &f.property)?;
+        field(out, "observed", &f.observed)?;
+        if !f.why.is_empty() {
+            field(out, "why", &f.why)?;
+        }
+        if !f.fix.is_empty() {
+            field(out, "try", &f.fix)?;
+        }
+        if let Some(n) = f.hint {
+            field(out, "hint", &hint(n))?;
+        }
+        if !f.detail.is_empty() {
+            field(out, "detail", &f.detail)?;
+        }
+    }
+    if !c.output.is_empty() && c.status != Status::Fail {
+        writeln!(out, "  {DIM}output (last lines):{DIM:#}")?;
+        let lines: Vec<&str> = c.output.lines().collect();
+        for line in &lines[lines.len().saturating_sub(output_lines)..] {
+            writeln!(out, "  {DIM}│ {line}{DIM:#}")?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn field(out: &mut dyn Write, label: &str, text: &str) -> std::io::Result<()> {
     let width = 96;
     let mut line = String::new();

@@ -96,6 +96,20 @@ impl Target {
         format!("lesson-{}", self.key)
     }
 
+    /// Feeds every file to `feed`, name then contents, each length-prefixed so that no two
+    /// different sets of files feed the same bytes: what content hashes of a target are made of.
+    pub fn feed_contents(&self, feed: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
+        for (rel, path) in &self.files {
+            let bytes = std::fs::read(path)?;
+            let name = rel.to_string_lossy();
+            feed(&(name.len() as u64).to_le_bytes());
+            feed(name.as_bytes());
+            feed(&(bytes.len() as u64).to_le_bytes());
+            feed(&bytes);
+        }
+        Ok(())
+    }
+
     /// Rewrites the generated crate's paths in compiler output to the target's own.
     pub fn show_paths(&self, text: &str) -> String {
         let generated = format!("{}/src/", self.crate_dir_name());

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -98,7 +98,7 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
             let mut notes = Notes::default();
             loop {
                 // Check what is on disk now.
-                let seen = fingerprint(&dir);
+                let seen = fingerprint(kit, lesson);
                 runs += 1;
                 ui.checking(&mut out, kit, lesson, runs)?;
                 let outcome = check(kit, lesson, &opts.options, ui.tty);
@@ -139,12 +139,12 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
                     match msg {
                         Ok(Msg::Changed) => {
                             settle(&rx, &mut pending);
-                            if fingerprint(&dir) != seen {
+                            if fingerprint(kit, lesson) != seen {
                                 break;
                             }
                         }
                         Err(RecvTimeoutError::Timeout) => {
-                            if fingerprint(&dir) != seen {
+                            if fingerprint(kit, lesson) != seen {
                                 break;
                             }
                         }
@@ -236,29 +236,14 @@ fn check(kit: &Kit, lesson: &Lesson, options: &Options, tty: bool) -> Result<Rep
     }
 }
 
-/// A hash of every file under the exercise's `src/` (paths and contents): what a re-check sees.
-fn fingerprint(dir: &Path) -> u64 {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() => walk(&path, files),
-                    Ok(t) if t.is_file() => files.push(path),
-                    _ => {}
-                }
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&dir.join("src"), &mut files);
-    files.sort();
+/// A hash of the exercise's sources (paths and contents): what a re-check sees. A folder that
+/// can't be read as a target (no lib.rs any more, say) hashes its error, which is a change too.
+fn fingerprint(kit: &Kit, lesson: &Lesson) -> u64 {
     let mut bytes = Vec::new();
-    for file in files {
-        bytes.extend_from_slice(file.to_string_lossy().as_bytes());
-        bytes.push(0);
-        bytes.extend_from_slice(&std::fs::read(&file).unwrap_or_default());
-        bytes.push(0);
+    let read = Target::exercise(kit, lesson)
+        .and_then(|t| Ok(t.feed_contents(&mut |b| bytes.extend_from_slice(b))?));
+    if let Err(e) = read {
+        bytes = format!("{e:#}").into_bytes();
     }
     target::fingerprint(&bytes)
 }
@@ -507,36 +492,13 @@ impl Ui {
             "\n{BAD}First failing check: {} · {}{BAD:#}",
             first.kind, first.name
         )?;
-        if let Some(f) = &first.finding {
-            report::field(out, "property", &f.property)?;
-            report::field(out, "observed", &f.observed)?;
-            if !f.why.is_empty() {
-                report::field(out, "why", &f.why)?;
-            }
-            if !f.fix.is_empty() {
-                report::field(out, "try", &f.fix)?;
-            }
-            if let Some(n) = f.hint {
-                report::field(
-                    out,
-                    "hint",
-                    &format!(
-                        "hint {n} is about this: press h, or `grader hint {:02}`",
-                        lesson.number
-                    ),
-                )?;
-            }
-            if !f.detail.is_empty() {
-                report::field(out, "detail", &f.detail)?;
-            }
-        }
-        if !first.output.is_empty() && first.status != Status::Fail {
-            writeln!(out, "  {DIM}output (last lines):{DIM:#}")?;
-            let lines: Vec<&str> = first.output.lines().collect();
-            for line in &lines[lines.len().saturating_sub(8)..] {
-                writeln!(out, "  {DIM}│ {line}{DIM:#}")?;
-            }
-        }
+        let hint = |n| {
+            format!(
+                "hint {n} is about this: press h, or `grader hint {:02}`",
+                lesson.number
+            )
+        };
+        report::explain(out, first, first.finding.as_ref(), &hint, 8)?;
         if failing.len() > 1 {
             let names: Vec<&str> = failing[1..].iter().map(|c| c.name.as_str()).collect();
             writeln!(

@@ -13,20 +13,9 @@ use std::path::{Path, PathBuf};
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
 
-fn grader() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("grader").unwrap();
-    cmd.current_dir(kit_root())
-        .env("NO_COLOR", "1")
-        .env_remove("GRADER_CACHE_DIR");
-    cmd
-}
+use common::{grader, kit_root};
 
 /// Lesson 01's checks and their points, kind by kind, as curriculum.toml gives them.
 fn points() -> BTreeMap<String, (String, u64)> {

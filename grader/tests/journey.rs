@@ -14,12 +14,9 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-fn kit_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
+
+use common::kit_root;
 
 fn cache_dir() -> PathBuf {
     kit_root().join("target/grader-journey")

@@ -4,6 +4,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::bounded::{is_todo, TODO_PANIC};
 use crate::check::Check;
 use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, NONCE_ENV, RESULT_FILE_ENV};
 
@@ -174,7 +175,7 @@ fn explain_panic(kind: Kind, message: &str) -> Finding {
     // The check often panics only because the code under test panicked first (a join that
     // unwraps a thread's panic): report the first panic, it is the cause.
     let (message, location) = match first_panic() {
-        Some((m, l)) if !message.contains("not yet implemented") => (m, l),
+        Some((m, l)) if !is_todo(message) => (m, l),
         _ => (message.to_string(), location_of(message)),
     };
     let at = if location.is_empty() {
@@ -182,9 +183,9 @@ fn explain_panic(kind: Kind, message: &str) -> Finding {
     } else {
         format!(" at {location}")
     };
-    if message.contains("not yet implemented") {
+    if is_todo(&message) {
         let what = message
-            .trim_start_matches("not yet implemented")
+            .trim_start_matches(TODO_PANIC)
             .trim_start_matches(':')
             .trim();
         return Finding::new("the code under test is implemented")
