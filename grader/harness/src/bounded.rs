@@ -71,3 +71,18 @@ pub fn pass_on_todo(payload: Box<dyn Any + Send>) -> Box<dyn Any + Send> {
     }
     payload
 }
+
+/// Keeps the panics a check causes on purpose (payloads starting with `prefix`, e.g. a task told
+/// to panic) out of the output, so that the check's captured output shows only real panics.
+/// Installed once per process; other panics still reach the runner's hook.
+pub fn quiet_panics_starting_with(prefix: &'static str) {
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !panic_text(info.payload()).starts_with(prefix) {
+                previous(info)
+            }
+        }));
+    });
+}

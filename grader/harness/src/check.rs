@@ -18,35 +18,58 @@ pub struct Check {
 }
 
 impl Check {
-    const fn new(name: &'static str, kind: Kind, secs: u64, run: fn() -> Outcome) -> Check {
+    /// A check of `kind` with that kind's default time limit ([`Kind::default_timeout_secs`]).
+    /// Lessons write [`check!`](crate::check!) instead, which takes the name from the function.
+    pub const fn new(name: &'static str, kind: Kind, run: fn() -> Outcome) -> Check {
         Check {
             name,
             kind,
-            timeout: Duration::from_secs(secs),
+            timeout: Duration::from_secs(kind.default_timeout_secs()),
             run,
         }
     }
-    /// Behaviour on one thread: 10 s to finish.
+    /// Behaviour on one thread.
     pub const fn unit(name: &'static str, run: fn() -> Outcome) -> Check {
-        Check::new(name, Kind::Unit, 10, run)
+        Check::new(name, Kind::Unit, run)
     }
-    /// Many threads, many repetitions: 60 s to finish.
+    /// Many threads, many repetitions.
     pub const fn stress(name: &'static str, run: fn() -> Outcome) -> Check {
-        Check::new(name, Kind::Stress, 60, run)
+        Check::new(name, Kind::Stress, run)
     }
-    /// Timing properties: 30 s to finish. The grader runs timing checks one at a time.
+    /// Timing properties. The grader runs timing checks one at a time.
     pub const fn timing(name: &'static str, run: fn() -> Outcome) -> Check {
-        Check::new(name, Kind::Timing, 30, run)
+        Check::new(name, Kind::Timing, run)
     }
-    /// loom model checks: 120 s to finish.
+    /// loom model checks.
     pub const fn model(name: &'static str, run: fn() -> Outcome) -> Check {
-        Check::new(name, Kind::Model, 120, run)
+        Check::new(name, Kind::Model, run)
     }
     /// Overrides the time limit of this check.
     pub const fn timeout_secs(mut self, secs: u64) -> Check {
         self.timeout = Duration::from_secs(secs);
         self
     }
+}
+
+/// Declares one check, named after its function, so a check's name is written once:
+///
+/// ```ignore
+/// pub const CHECKS: &[Check] = &[
+///     check!(unit, std_checks::counter_one_thread),
+///     check!(timing, std_checks::fetches_overlap, timeout = 40),
+/// ];
+/// ```
+/// The name the grader, the curriculum and the reports use is the function's own
+/// (`counter_one_thread`); the function may sit in one module (`std_checks::`).
+#[macro_export]
+macro_rules! check {
+    ($kind:ident, $module:ident :: $function:ident $(, timeout = $secs:expr)?) => {
+        $crate::check::Check::$kind(stringify!($function), $module::$function)
+            $(.timeout_secs($secs))?
+    };
+    ($kind:ident, $function:ident $(, timeout = $secs:expr)?) => {
+        $crate::check::Check::$kind(stringify!($function), $function) $(.timeout_secs($secs))?
+    };
 }
 
 impl Finding {

@@ -16,17 +16,23 @@ pub mod measure;
 #[cfg(loom)]
 pub mod model;
 pub mod protocol;
+pub mod rng;
 pub mod runner;
 
 /// What a checks file needs, in one `use`.
 pub mod prelude {
-    pub use crate::bounded::{panic_text, pass_on_todo, within, Ran};
+    pub use crate::bounded::{
+        panic_text, pass_on_todo, quiet_panics_starting_with, within, Ran,
+    };
+    pub use crate::check;
     pub use crate::check::{ensure, Check, Finding, Outcome};
     pub use crate::measure::{
-        cpu_time, grouped, ms, settle_thread_count, thread_count, Gauge, Stopwatch,
+        cpu_time, grouped, ms, settle_thread_count, thread_count, threads_left_behind, Gauge,
+        Stopwatch,
     };
     #[cfg(loom)]
     pub use crate::model::{explore, explore_with};
     pub use crate::protocol::Kind;
+    pub use crate::rng::Rng;
     pub use std::time::{Duration, Instant};
 }

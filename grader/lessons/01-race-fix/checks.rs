@@ -6,30 +6,21 @@ use grader_harness::prelude::*;
 
 #[cfg(not(loom))]
 pub const CHECKS: &[Check] = &[
-    Check::unit("counter_one_thread", std_checks::counter_one_thread),
-    Check::unit("ids_one_thread", std_checks::ids_one_thread),
-    Check::unit("seen_set_one_thread", std_checks::seen_set_one_thread),
-    Check::stress(
-        "counter_increments_8_threads",
-        std_checks::counter_increments_8_threads,
-    ),
-    Check::stress("counter_add_8_threads", std_checks::counter_add_8_threads),
-    Check::stress("ids_unique_8_threads", std_checks::ids_unique_8_threads),
-    Check::stress(
-        "seen_set_one_winner_8_threads",
-        std_checks::seen_set_one_winner_8_threads,
-    ),
+    check!(unit, std_checks::counter_one_thread),
+    check!(unit, std_checks::ids_one_thread),
+    check!(unit, std_checks::seen_set_one_thread),
+    check!(stress, std_checks::counter_increments_8_threads),
+    check!(stress, std_checks::counter_add_8_threads),
+    check!(stress, std_checks::ids_unique_8_threads),
+    check!(stress, std_checks::seen_set_one_winner_8_threads),
 ];
 
 #[cfg(loom)]
 pub const CHECKS: &[Check] = &[
-    Check::model(
-        "counter_two_increments",
-        model_checks::counter_two_increments,
-    ),
-    Check::model("counter_add_races", model_checks::counter_add_races),
-    Check::model("ids_two_threads", model_checks::ids_two_threads),
-    Check::model("seen_set_two_threads", model_checks::seen_set_two_threads),
+    check!(model, model_checks::counter_two_increments),
+    check!(model, model_checks::counter_add_races),
+    check!(model, model_checks::ids_two_threads),
+    check!(model, model_checks::seen_set_two_threads),
 ];
 
 /// The same explanation serves the stress and the model check of the counter.

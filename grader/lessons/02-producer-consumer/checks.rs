@@ -8,59 +8,26 @@ use grader_harness::prelude::*;
 
 #[cfg(not(loom))]
 pub const CHECKS: &[Check] = &[
-    Check::unit("fifo_len_capacity", std_checks::fifo_len_capacity),
-    Check::unit(
-        "put_after_close_hands_item_back",
-        std_checks::put_after_close_hands_item_back,
-    ),
-    Check::unit("get_drains_then_none", std_checks::get_drains_then_none),
-    Check::unit(
-        "task_done_too_often_panics",
-        std_checks::task_done_too_often_panics,
-    ),
-    Check::unit(
-        "join_on_fresh_queue_returns",
-        std_checks::join_on_fresh_queue_returns,
-    ),
-    Check::stress(
-        "queue_delivers_each_item_once",
-        std_checks::queue_delivers_each_item_once,
-    ),
-    Check::stress(
-        "run_handles_each_job_once",
-        std_checks::run_handles_each_job_once,
-    ),
-    Check::stress("close_wakes_everyone", std_checks::close_wakes_everyone),
-    Check::timing("put_blocks_while_full", std_checks::put_blocks_while_full),
-    Check::timing("get_blocks_while_empty", std_checks::get_blocks_while_empty),
-    Check::timing(
-        "join_waits_for_last_task_done",
-        std_checks::join_waits_for_last_task_done,
-    ),
-    Check::timing(
-        "blocked_threads_dont_spin",
-        std_checks::blocked_threads_dont_spin,
-    ),
-    Check::timing(
-        "run_leaves_no_thread_behind",
-        std_checks::run_leaves_no_thread_behind,
-    ),
+    check!(unit, std_checks::fifo_len_capacity),
+    check!(unit, std_checks::put_after_close_hands_item_back),
+    check!(unit, std_checks::get_drains_then_none),
+    check!(unit, std_checks::task_done_too_often_panics),
+    check!(unit, std_checks::join_on_fresh_queue_returns),
+    check!(stress, std_checks::queue_delivers_each_item_once),
+    check!(stress, std_checks::run_handles_each_job_once),
+    check!(stress, std_checks::close_wakes_everyone),
+    check!(timing, std_checks::put_blocks_while_full),
+    check!(timing, std_checks::get_blocks_while_empty),
+    check!(timing, std_checks::join_waits_for_last_task_done),
+    check!(timing, std_checks::blocked_threads_dont_spin),
+    check!(timing, std_checks::run_leaves_no_thread_behind),
 ];
 
 #[cfg(loom)]
 pub const CHECKS: &[Check] = &[
-    Check::model(
-        "one_producer_two_consumers",
-        model_checks::one_producer_two_consumers,
-    ),
-    Check::model(
-        "close_wakes_waiting_consumers",
-        model_checks::close_wakes_waiting_consumers,
-    ),
-    Check::model(
-        "close_wakes_blocked_producer",
-        model_checks::close_wakes_blocked_producer,
-    ),
+    check!(model, model_checks::one_producer_two_consumers),
+    check!(model, model_checks::close_wakes_waiting_consumers),
+    check!(model, model_checks::close_wakes_blocked_producer),
 ];
 
 /// A consumer got None although the queue was still open: it gave up on work that was coming.

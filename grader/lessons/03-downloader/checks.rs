@@ -11,46 +11,25 @@ mod server;
 
 #[cfg(not(loom))]
 pub const CHECKS: &[Check] = &[
-    Check::unit("keeps_input_order", std_checks::keeps_input_order),
-    Check::unit(
-        "retries_transient_up_to_max_attempts",
-        std_checks::retries_transient_up_to_max_attempts,
-    ),
-    Check::unit("permanent_not_retried", std_checks::permanent_not_retried),
-    Check::unit(
-        "success_after_transient_failures",
-        std_checks::success_after_transient_failures,
-    ),
-    Check::unit(
-        "panicking_fetch_is_contained",
-        std_checks::panicking_fetch_is_contained,
-    ),
-    Check::unit("empty_input", std_checks::empty_input),
-    Check::unit("limit_larger_than_urls", std_checks::limit_larger_than_urls),
-    Check::stress(
-        "random_latencies_failures_limits",
-        std_checks::random_latencies_failures_limits,
-    ),
-    Check::timing("fetches_overlap", std_checks::fetches_overlap),
-    Check::timing(
-        "limit_holds_and_is_reached",
-        std_checks::limit_holds_and_is_reached,
-    ),
-    Check::timing(
-        "backoff_schedule_respected",
-        std_checks::backoff_schedule_respected,
-    ),
-    Check::timing("no_thread_left_behind", std_checks::no_thread_left_behind),
-    Check::timing("end_to_end_http", std_checks::end_to_end_http),
+    check!(unit, std_checks::keeps_input_order),
+    check!(unit, std_checks::retries_transient_up_to_max_attempts),
+    check!(unit, std_checks::permanent_not_retried),
+    check!(unit, std_checks::success_after_transient_failures),
+    check!(unit, std_checks::panicking_fetch_is_contained),
+    check!(unit, std_checks::empty_input),
+    check!(unit, std_checks::limit_larger_than_urls),
+    check!(stress, std_checks::random_latencies_failures_limits),
+    check!(timing, std_checks::fetches_overlap),
+    check!(timing, std_checks::limit_holds_and_is_reached),
+    check!(timing, std_checks::backoff_schedule_respected),
+    check!(timing, std_checks::no_thread_left_behind),
+    check!(timing, std_checks::end_to_end_http),
 ];
 
 #[cfg(loom)]
 pub const CHECKS: &[Check] = &[
-    Check::model(
-        "model_limit_3_urls_limit_2",
-        model_checks::limit_3_urls_limit_2,
-    ),
-    Check::model("model_retry_then_success", model_checks::retry_then_success),
+    check!(model, model_checks::model_limit_3_urls_limit_2),
+    check!(model, model_checks::model_retry_then_success),
 ];
 
 fn limit_exceeded(observed: String) -> Finding {
@@ -568,23 +547,9 @@ mod std_checks {
 
     // ---------------------------------------------------------------- stress
 
-    /// xorshift64*: enough randomness for scripts, no dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     pub fn random_latencies_failures_limits() -> Outcome {
         const RUNS: usize = 40;
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng::seeded(0x9E37_79B9_7F4A_7C15);
         for run in 1..=RUNS {
             let n = rng.below(25) as usize;
             let limit = 1 + rng.below(8) as usize;
@@ -1034,7 +999,7 @@ mod model_checks {
         }
     }
 
-    pub fn limit_3_urls_limit_2() -> Outcome {
+    pub fn model_limit_3_urls_limit_2() -> Outcome {
         explore(|| {
             let urls: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
             let fetcher = Arc::new(Counting::new(2, None));
@@ -1071,7 +1036,7 @@ mod model_checks {
         Ok(())
     }
 
-    pub fn retry_then_success() -> Outcome {
+    pub fn model_retry_then_success() -> Outcome {
         explore(|| {
             let urls: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
             let fetcher = Arc::new(Counting::new(2, Some("a")));

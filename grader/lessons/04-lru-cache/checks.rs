@@ -11,46 +11,25 @@ use std::fmt;
 
 #[cfg(not(loom))]
 pub const CHECKS: &[Check] = &[
-    Check::unit("eviction_order", std_checks::eviction_order),
-    Check::unit("capacity_one", std_checks::capacity_one),
-    Check::unit("remove_entries", std_checks::remove_entries),
-    Check::unit("stats_counted", std_checks::stats_counted),
-    Check::unit("load_one_thread", std_checks::load_one_thread),
-    Check::unit(
-        "matches_reference_model",
-        std_checks::matches_reference_model,
-    ),
-    Check::stress("random_ops_8_threads", std_checks::random_ops_8_threads),
-    Check::stress(
-        "single_flight_8_threads",
-        std_checks::single_flight_8_threads,
-    ),
-    Check::timing("constant_time_ops", std_checks::constant_time_ops),
-    Check::timing(
-        "slow_load_blocks_no_other_key",
-        std_checks::slow_load_blocks_no_other_key,
-    ),
-    Check::timing("waiters_share_the_load", std_checks::waiters_share_the_load),
-    Check::timing(
-        "panicking_load_wakes_waiters",
-        std_checks::panicking_load_wakes_waiters,
-    ),
+    check!(unit, std_checks::eviction_order),
+    check!(unit, std_checks::capacity_one),
+    check!(unit, std_checks::remove_entries),
+    check!(unit, std_checks::stats_counted),
+    check!(unit, std_checks::load_one_thread),
+    check!(unit, std_checks::matches_reference_model),
+    check!(stress, std_checks::random_ops_8_threads),
+    check!(stress, std_checks::single_flight_8_threads),
+    check!(timing, std_checks::constant_time_ops),
+    check!(timing, std_checks::slow_load_blocks_no_other_key),
+    check!(timing, std_checks::waiters_share_the_load),
+    check!(timing, std_checks::panicking_load_wakes_waiters),
 ];
 
 #[cfg(loom)]
 pub const CHECKS: &[Check] = &[
-    Check::model(
-        "model_linearizable_two_threads",
-        model_checks::linearizable_two_threads,
-    ),
-    Check::model(
-        "model_single_flight_two_threads",
-        model_checks::single_flight_two_threads,
-    ),
-    Check::model(
-        "model_panicking_load_two_threads",
-        model_checks::panicking_load_two_threads,
-    ),
+    check!(model, model_checks::model_linearizable_two_threads),
+    check!(model, model_checks::model_single_flight_two_threads),
+    check!(model, model_checks::model_panicking_load_two_threads),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -252,26 +231,6 @@ mod std_checks {
     use std::sync::mpsc::channel;
     use std::sync::{Arc, Barrier, Mutex};
     use std::thread;
-
-    /// A small, seeded, reproducible random generator (xorshift64).
-    pub struct XorShift(u64);
-
-    impl XorShift {
-        pub fn new(seed: u64) -> XorShift {
-            XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-        }
-        pub fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        pub fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
 
     // -- a watchdog: a call that never returns becomes a finding, not a silent time-out ----------
 
@@ -722,7 +681,7 @@ mod std_checks {
         })
     }
 
-    fn random_op(rng: &mut XorShift, keys: u64, i: u64) -> Op {
+    fn random_op(rng: &mut Rng, keys: u64, i: u64) -> Op {
         let k = rng.below(keys);
         let v = k * 1000 + i % 1000;
         match rng.below(100) {
@@ -739,7 +698,7 @@ mod std_checks {
             const SEQUENCES: u64 = 150;
             const OPS: u64 = 600;
             for seed in 1..=SEQUENCES {
-                let mut rng = XorShift::new(seed);
+                let mut rng = Rng::seeded(seed);
                 let capacity = 1 + rng.below(6) as usize;
                 let keys = capacity as u64 + 1 + rng.below(6);
                 let cache = LruCache::new(capacity);
@@ -796,7 +755,7 @@ mod std_checks {
                         let (cache, start, lookups, put_evictions, problem) =
                             (&cache, &start, &lookups, &put_evictions, &problem);
                         scope.spawn(move || {
-                            let mut rng = XorShift::new(round * 1000 + t);
+                            let mut rng = Rng::seeded(round * 1000 + t);
                             let (mut mine, mut evicted) = (0, 0);
                             start.wait();
                             for i in 0..OPS {
@@ -927,7 +886,7 @@ mod std_checks {
 
     /// The fastest of several batches of `steps` mixed operations on a full cache of `n` entries:
     /// the minimum is what the code costs when the machine leaves it alone.
-    fn best_batch(cache: &LruCache<u64, u64>, n: u64, rng: &mut XorShift, steps: u64) -> Duration {
+    fn best_batch(cache: &LruCache<u64, u64>, n: u64, rng: &mut Rng, steps: u64) -> Duration {
         let span = n + n / 4;
         let start = Instant::now();
         for i in 0..steps {
@@ -965,7 +924,7 @@ mod std_checks {
             c
         };
         let (small, large) = (fill(SMALL), fill(LARGE));
-        let mut rng = XorShift::new(4);
+        let mut rng = Rng::seeded(4);
         best_batch(&small, SMALL, &mut rng, STEPS);
         best_batch(&large, LARGE, &mut rng, STEPS);
         // The fastest batch of each size is what the code costs when the machine leaves it alone.
@@ -1324,7 +1283,7 @@ mod model_checks {
         show_history(&pairs)
     }
 
-    pub fn linearizable_two_threads() -> Outcome {
+    pub fn model_linearizable_two_threads() -> Outcome {
         for (n, s) in SCENARIOS.iter().enumerate() {
             let allowed = sequential_outcomes(s);
             explore(move || {
@@ -1390,7 +1349,7 @@ mod model_checks {
         Ok(())
     }
 
-    pub fn single_flight_two_threads() -> Outcome {
+    pub fn model_single_flight_two_threads() -> Outcome {
         explore(|| {
             let cache = Arc::new(LruCache::new(2));
             let calls = Arc::new(AtomicUsize::new(0));
@@ -1427,7 +1386,7 @@ mod model_checks {
         Ok(())
     }
 
-    pub fn panicking_load_two_threads() -> Outcome {
+    pub fn model_panicking_load_two_threads() -> Outcome {
         explore(|| {
             let cache = Arc::new(LruCache::new(2));
             let other = {

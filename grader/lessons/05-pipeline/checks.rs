@@ -10,42 +10,23 @@ use grader_harness::prelude::*;
 
 #[cfg(not(loom))]
 pub const CHECKS: &[Check] = &[
-    Check::unit("every_item_saved_once", std_checks::every_item_saved_once).timeout_secs(20),
-    Check::unit(
-        "failures_reported_per_stage",
-        std_checks::failures_reported_per_stage,
-    )
-    .timeout_secs(20),
-    Check::unit("panics_contained", std_checks::panics_contained).timeout_secs(20),
-    Check::unit("empty_input", std_checks::empty_input).timeout_secs(20),
-    Check::unit("one_worker_per_stage", std_checks::one_worker_per_stage).timeout_secs(20),
-    Check::timing("stages_overlap", std_checks::stages_overlap),
-    Check::timing("pools_work_in_parallel", std_checks::pools_work_in_parallel),
-    Check::timing(
-        "pool_concurrency_matches_config",
-        std_checks::pool_concurrency_matches_config,
-    ),
-    Check::timing(
-        "backpressure_bounds_fetch",
-        std_checks::backpressure_bounds_fetch,
-    ),
-    Check::timing("no_thread_left_behind", std_checks::no_thread_left_behind),
-    Check::stress(
-        "random_pipelines_account_every_item",
-        std_checks::random_pipelines_account_every_item,
-    ),
+    check!(unit, std_checks::every_item_saved_once, timeout = 20),
+    check!(unit, std_checks::failures_reported_per_stage, timeout = 20),
+    check!(unit, std_checks::panics_contained, timeout = 20),
+    check!(unit, std_checks::empty_input, timeout = 20),
+    check!(unit, std_checks::one_worker_per_stage, timeout = 20),
+    check!(timing, std_checks::stages_overlap),
+    check!(timing, std_checks::pools_work_in_parallel),
+    check!(timing, std_checks::pool_concurrency_matches_config),
+    check!(timing, std_checks::backpressure_bounds_fetch),
+    check!(timing, std_checks::no_thread_left_behind),
+    check!(stress, std_checks::random_pipelines_account_every_item),
 ];
 
 #[cfg(loom)]
 pub const CHECKS: &[Check] = &[
-    Check::model(
-        "model_two_items_one_fails",
-        model_checks::two_items_one_fails,
-    ),
-    Check::model(
-        "model_three_items_shutdown",
-        model_checks::three_items_shutdown,
-    ),
+    check!(model, model_checks::model_two_items_one_fails),
+    check!(model, model_checks::model_three_items_shutdown),
 ];
 
 /// The findings the unit, stress and model checks share.
@@ -80,7 +61,7 @@ mod std_checks {
     use pipeline::{run_pipeline, Config, Failure, Stage, Summary};
     use std::panic;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-    use std::sync::{Arc, Mutex, Once};
+    use std::sync::{Arc, Mutex};
 
     /// How long a unit or stress run may take before the check calls it a hang. The runs
     /// themselves take milliseconds; the margin is for a loaded machine.
@@ -119,20 +100,6 @@ mod std_checks {
             Stage::Parse => 1,
             Stage::Save => 2,
         }
-    }
-
-    /// Keeps the panics the checks cause on purpose out of the output (and out of the harness's
-    /// record of panics, so a real crash is still the one it reports).
-    fn quiet_deliberate_panics() {
-        static QUIET: Once = Once::new();
-        QUIET.call_once(|| {
-            let previous = panic::take_hook();
-            panic::set_hook(Box::new(move |info| {
-                if !panic_text(info.payload()).starts_with(ON_PURPOSE) {
-                    previous(info)
-                }
-            }));
-        });
     }
 
     fn hang(what: &str, limit: Duration, progress: String) -> Finding {
@@ -275,7 +242,7 @@ mod std_checks {
 
     /// Runs a plan through the pipeline under the watchdog.
     fn run_plan(what: &str, plan: Plan) -> Result<(Summary, Arc<Plan>, Arc<Tracker>), Finding> {
-        quiet_deliberate_panics();
+        quiet_panics_starting_with(ON_PURPOSE);
         let n = plan.fates.len();
         let config = plan.config.clone();
         let plan = Arc::new(plan);
@@ -533,7 +500,7 @@ mod std_checks {
             run_and_account(&what, plan(c, fates.clone(), |_, _| 0))?;
         }
         // A panic with a plain `&str` payload (panic!("literal")) must be reported too.
-        quiet_deliberate_panics();
+        quiet_panics_starting_with(ON_PURPOSE);
         let c = config(1, 1, 1, 1);
         let (summary, _) = run_watched(
             "3 items, parse panicking with a literal message on item 1",
@@ -934,28 +901,12 @@ mod std_checks {
         })
     }
 
-    /// A small xorshift generator: the stress check prints its seed so a failure can be replayed.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-    }
-
     pub fn random_pipelines_account_every_item() -> Outcome {
         const RUNS: usize = 400;
         let budget = Duration::from_secs(25);
         let started = Instant::now();
-        let seed = (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64)
-            | 1;
-        let mut rng = Rng(seed);
+        let mut rng = Rng::from_clock();
+        let seed = rng.seed();
         for run in 1..=RUNS {
             if run > 20 && started.elapsed() > budget {
                 break; // a loaded machine: fewer runs, never a false timeout
@@ -1045,7 +996,7 @@ mod model_checks {
     /// preemptions it takes minutes, with 2 up to a minute on a busy machine. One preemption per
     /// interleaving keeps it to seconds and still finds shutdowns that never arrive (those need no
     /// preemption at all) and items lost or counted twice.
-    pub fn two_items_one_fails() -> Outcome {
+    pub fn model_two_items_one_fails() -> Outcome {
         explore_with(Some(1), || {
             let summary = run_pipeline(
                 vec![0u32, 1],
@@ -1081,7 +1032,7 @@ mod model_checks {
     /// the shutdown must still reach the save pool after the last item.
     ///
     /// One more item makes the model about fifteen times larger: also one preemption at most.
-    pub fn three_items_shutdown() -> Outcome {
+    pub fn model_three_items_shutdown() -> Outcome {
         explore_with(Some(1), || {
             let summary = run_pipeline(
                 vec![0u32, 1, 2],
