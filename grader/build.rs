@@ -12,14 +12,14 @@ use std::path::PathBuf;
 
 // The build script uses only part of it (the grader writes locks, the build only reads them).
 #[allow(dead_code)]
-#[path = "src/starter_lock.rs"]
+#[path = "src/learner/starter_lock.rs"]
 mod starter_lock;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let kit = manifest_dir.parent().unwrap().to_path_buf();
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/starter_lock.rs");
+    println!("cargo:rerun-if-changed=src/learner/starter_lock.rs");
     println!("cargo:rerun-if-changed=../curriculum.toml");
     println!("cargo:rerun-if-changed=lessons");
 

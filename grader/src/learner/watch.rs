@@ -17,15 +17,15 @@ use anstyle::{AnsiColor, Style};
 use anyhow::Result;
 use grader_harness::protocol::Kind;
 
+use crate::check::pipeline::{self, Options};
+use crate::check::run::Status;
+use crate::check::target::{self, Target};
 use crate::curriculum::Lesson;
-use crate::evaluate::{self, Options};
-use crate::journey;
 use crate::kit::Kit;
-use crate::live::{self, Live};
-use crate::progress::{self, Progress};
+use crate::learner::journey;
+use crate::learner::live::{self, Live};
+use crate::learner::progress::{self, Progress};
 use crate::report::{self, CheckReport, Report};
-use crate::run::Status;
-use crate::target::{self, Target};
 
 const OK: Style = AnsiColor::Green.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
@@ -228,11 +228,11 @@ fn check(kit: &Kit, lesson: &Lesson, options: &Options, tty: bool) -> Result<Rep
     let target = Target::exercise(kit, lesson)?;
     if tty && std::io::stderr().is_terminal() {
         let live = Live::start();
-        let report = evaluate::evaluate(kit, lesson, &target, options, &|e| live.event(e));
+        let report = pipeline::evaluate(kit, lesson, &target, options, &|e| live.event(e));
         live.finish();
         report
     } else {
-        evaluate::evaluate(kit, lesson, &target, options, &|_| {})
+        pipeline::evaluate(kit, lesson, &target, options, &|_| {})
     }
 }
 

@@ -1,6 +1,6 @@
 //! `grader grade LESSON DIR`: a whole class at once.
 //!
-//! Each submission in DIR (see [`crate::submissions`]) is graded with the same checks as
+//! Each submission in DIR (see [`crate::class::submissions`]) is graded with the same checks as
 //! `grader check`, several at a time, and every result is kept in a cache keyed by a SHA-256 of
 //! everything the grade depends on (the submission's sources, the lesson's checks, shim and
 //! points, the harness runtime, the limits and the grader binary itself). Re-grading the same
@@ -19,14 +19,14 @@ use grader_harness::protocol::Finding;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::check::pipeline;
+use crate::check::run::{Budget, CheckRun, Status};
+use crate::check::target::Target;
+use crate::class::gradebook::{self, Output};
+use crate::class::submissions::{self, Submission};
 use crate::curriculum::Lesson;
-use crate::evaluate;
-use crate::gradebook::{self, Output};
 use crate::kit::Kit;
 use crate::report::Report;
-use crate::run::{Budget, CheckRun, Status};
-use crate::submissions::{self, Submission};
-use crate::target::Target;
 
 pub struct Options {
     /// Submissions graded at once. See [`default_jobs`].
@@ -122,10 +122,10 @@ pub fn grade(
     }
     let started = Instant::now();
     let jobs = options.jobs.clamp(1, found.len());
-    let check_options = evaluate::Options {
+    let check_options = pipeline::Options {
         jobs: (cores() / jobs).max(1),
         budget: options.budget,
-        ..evaluate::Options::default()
+        ..pipeline::Options::default()
     };
     let ingredients = KitIngredients::read(kit, lesson, &options.budget)?;
 
@@ -175,7 +175,7 @@ fn grade_one(
     kit: &Kit,
     lesson: &Lesson,
     submission: &Submission,
-    options: &evaluate::Options,
+    options: &pipeline::Options,
     ingredients: &KitIngredients,
     force: bool,
 ) -> Graded {
@@ -213,7 +213,7 @@ fn grade_one(
             );
         }
     }
-    let report = match evaluate::evaluate(kit, lesson, &prepared.target, options, &|_| {}) {
+    let report = match pipeline::evaluate(kit, lesson, &prepared.target, options, &|_| {}) {
         Ok(report) => report,
         // The grader itself could not run the checks (a harness that lists nothing, a full
         // disk): reported, and never cached, so the next run tries again.

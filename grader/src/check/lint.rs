@@ -9,7 +9,7 @@ use std::path::Path;
 
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 
-use crate::target::Target;
+use crate::check::target::Target;
 
 /// Roots whose `sync` and `thread` modules the shim replaces.
 const STD_ROOTS: [&str; 3] = ["std", "core", "alloc"];

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use anstyle::{AnsiColor, Style};
 use anyhow::{bail, Context, Result};
 
-use crate::build;
+use crate::check::harness;
+use crate::check::pipeline::{self, Options};
+use crate::check::run::{self, Status};
+use crate::check::target::Target;
 use crate::curriculum::Lesson;
-use crate::evaluate::{self, Options};
 use crate::kit::Kit;
-use crate::run::{self, Status};
-use crate::target::Target;
 
 /// A known-buggy `lib.rs`, as its header describes it:
 /// ```text
@@ -79,14 +79,14 @@ fn parse_variant(path: &Path) -> Result<Variant> {
 fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
     let lock = kit
         .path(&lesson.checks)
-        .join(crate::starter_lock::LOCK_FILE);
+        .join(crate::learner::starter_lock::LOCK_FILE);
     let problem = match std::fs::read_to_string(&lock) {
         Err(_) => Some(format!("{} is missing", kit.display(&lock))),
-        Ok(text) => crate::starter_lock::mismatch(&kit.path(&lesson.exercise), &text),
+        Ok(text) => crate::learner::starter_lock::mismatch(&kit.path(&lesson.exercise), &text),
     };
     Row {
         lesson: lesson.dir_name(),
-        subject: format!("starter {}", crate::starter_lock::LOCK_FILE),
+        subject: format!("starter {}", crate::learner::starter_lock::LOCK_FILE),
         expected: "the exercise is the starter it records".into(),
         observed: match &problem {
             None => "same".into(),
@@ -103,8 +103,8 @@ fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
 pub fn bless_starter(kit: &Kit, lesson: &Lesson) -> Result<PathBuf> {
     let lock = kit
         .path(&lesson.checks)
-        .join(crate::starter_lock::LOCK_FILE);
-    let text = crate::starter_lock::lock_text(&kit.path(&lesson.exercise))
+        .join(crate::learner::starter_lock::LOCK_FILE);
+    let text = crate::learner::starter_lock::lock_text(&kit.path(&lesson.exercise))
         .with_context(|| format!("cannot read {}", lesson.exercise.display()))?;
     std::fs::write(&lock, text).with_context(|| format!("cannot write {}", lock.display()))?;
     Ok(lock)
@@ -132,7 +132,7 @@ pub fn verify(
             .into_iter()
             .map(|c| c.name)
             .collect();
-        let quiet = |_: evaluate::Event<'_>| {};
+        let quiet = |_: pipeline::Event<'_>| {};
 
         // The starter ships the kit's manifest and shim unchanged.
         for file in ["Cargo.toml", "src/sync.rs"] {
@@ -155,7 +155,7 @@ pub fn verify(
         rows.extend(listed_checks_agree(kit, lesson)?);
         rows.push(starter_matches_lock(kit, lesson));
 
-        let report = evaluate::evaluate(
+        let report = pipeline::evaluate(
             kit,
             lesson,
             &Target::solution(kit, lesson)?,
@@ -178,7 +178,7 @@ pub fn verify(
             ok: failing.is_empty() && report.build.status == "ok",
         });
 
-        let report = evaluate::evaluate(
+        let report = pipeline::evaluate(
             kit,
             lesson,
             &Target::exercise(kit, lesson)?,
@@ -215,7 +215,7 @@ pub fn verify(
                 only: Some(variant.caught_by.clone()),
                 ..options.clone()
             };
-            let report = evaluate::evaluate(
+            let report = pipeline::evaluate(
                 kit,
                 lesson,
                 &Target::variant(kit, &variant.path),
@@ -256,8 +256,8 @@ fn listed_checks_agree(kit: &Kit, lesson: &Lesson) -> Result<Vec<Row>> {
     let planned = lesson.planned_checks()?;
     let solution = Target::solution(kit, lesson)?;
     let mut rows = Vec::new();
-    for mode in [build::Mode::Std, build::Mode::Loom] {
-        let Ok(built) = build::build(kit, lesson, &solution, mode, false)? else {
+    for mode in [harness::Mode::Std, harness::Mode::Loom] {
+        let Ok(built) = harness::build(kit, lesson, &solution, mode, false)? else {
             continue; // the solution row reports the build failure
         };
         for info in run::list(&built.harness)? {

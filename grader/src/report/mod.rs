@@ -7,8 +7,8 @@ use anstyle::{AnsiColor, Style};
 use grader_harness::protocol::{Finding, Kind};
 use serde::{Deserialize, Serialize};
 
+use crate::check::run::{CheckRun, Status};
 use crate::curriculum::{Lesson, PlannedCheck};
-use crate::run::{CheckRun, Status};
 
 /// `grader check --format json`, one document per target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -292,5 +292,5 @@ fn skipped_by_fail_fast(c: &CheckReport) -> bool {
     c.status == Status::Skipped
         && c.finding
             .as_ref()
-            .is_some_and(|f| f.observed == crate::run::FAIL_FAST_SKIP)
+            .is_some_and(|f| f.observed == crate::check::run::FAIL_FAST_SKIP)
 }

@@ -10,8 +10,8 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::check::target::{fingerprint, Target};
 use crate::curriculum::Lesson;
-use crate::target::{fingerprint, Target};
 
 /// An archive that unpacks to more than this is refused (a zip bomb, or a `target/` folder inside).
 const MAX_UNPACKED_BYTES: u64 = 64 << 20;

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
+use crate::check::process::{self, Limits};
+use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
-use crate::process::{self, Limits};
-use crate::target::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -103,7 +103,7 @@ pub fn build(
         max_output_bytes: None,
     };
     // A build takes the cores a timing check would measure: never both at once (see gate.rs).
-    let gate = crate::gate::shared();
+    let gate = crate::check::gate::shared();
     let finished = process::run(command, &limits)
         .context("cannot run cargo: is the Rust toolchain installed?")?;
     drop(gate);

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
-use crate::progress::{self, Progress, Record};
+use crate::learner::progress::{self, Progress, Record};
 use crate::report::Report;
 
 const OK: Style = AnsiColor::Green.on_default().bold();
@@ -337,7 +337,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// `grader reset LESSON`.
 pub fn reset(out: &mut dyn Write, kit: &Kit, lesson: &Lesson) -> Result<()> {
-    let done = crate::starters::reset(kit, lesson)?;
+    let done = crate::learner::starters::reset(kit, lesson)?;
     let dir = kit.display(&done.exercise);
     if done.backup.is_none() && done.removed.is_empty() && done.restored.is_empty() {
         writeln!(

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use grader_harness::protocol::Kind;
 
-use crate::evaluate::Event;
-use crate::run::Status;
+use crate::check::pipeline::Event;
+use crate::check::run::Status;
 
 /// Checks running longer than this are named on the status line.
 const SLOW: Duration = Duration::from_secs(1);
@@ -173,7 +173,7 @@ static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
 /// Installs the Ctrl-C handler: kill what runs, restore the terminal, exit.
 pub fn handle_ctrl_c() {
     let _ = ctrlc::set_handler(|| {
-        crate::process::kill_running();
+        crate::check::process::kill_running();
         restore_terminal();
         let mut err = std::io::stderr().lock();
         // On a terminal, first wipe the half-drawn progress line the interrupt cut short.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use grader_harness::protocol::{CheckInfo, Finding, Kind, RunRecord, NONCE_ENV, RESULT_FILE_ENV};
 use serde::{Deserialize, Serialize};
 
-use crate::process::{self, describe_exit, Exceeded, Limits};
+use crate::check::process::{self, describe_exit, Exceeded, Limits};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -208,9 +208,9 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
     };
     // Timing checks measure the machine: nothing else of ours may run meanwhile (see gate.rs).
     let (_shared, _alone) = if info.kind == Kind::Timing {
-        (None, Some(crate::gate::alone()))
+        (None, Some(crate::check::gate::alone()))
     } else {
-        (Some(crate::gate::shared()), None)
+        (Some(crate::check::gate::shared()), None)
     };
     let finished = match process::run(command, &limits) {
         Ok(f) => f,
@@ -234,7 +234,7 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
             budget.output_bytes >> 10
         ));
     }
-    let output = crate::build::tail(output.trim(), 4000);
+    let output = crate::check::harness::tail(output.trim(), 4000);
     let panic_line = first_panic_line(&output);
 
     if finished.timed_out {

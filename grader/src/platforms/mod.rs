@@ -20,10 +20,10 @@ use anyhow::{Context, Result};
 use grader_harness::protocol::Kind;
 use serde_json::json;
 
+use crate::check::run::Status;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
 use crate::report::Report;
-use crate::run::Status;
 
 /// Gradescope's results.json for one report.
 pub fn gradescope(report: &Report, lesson: &Lesson, elapsed: Duration) -> serde_json::Value {

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use anyhow::Result;
 use grader_harness::protocol::{CheckInfo, Finding, Kind};
 
-use crate::build::{self, BuildFailure, Built, Mode};
+use crate::check::harness::{self, BuildFailure, Built, Mode};
+use crate::check::lint;
+use crate::check::run::{self, Budget, CheckRun, Job, Status};
+use crate::check::target::Target;
 use crate::curriculum::{Lesson, PlannedCheck};
 use crate::kit::Kit;
-use crate::lint;
 use crate::report::Report;
-use crate::run::{self, Budget, CheckRun, Job, Status};
-use crate::target::Target;
 
 /// The one lint check every lesson has.
 pub const SHIM_LINT: &str = "uses_sync_shim";
@@ -150,7 +150,7 @@ pub fn evaluate(
             .map(|&mode| {
                 (
                     mode,
-                    scope.spawn(move || build::build(kit, lesson, target, mode, true)),
+                    scope.spawn(move || harness::build(kit, lesson, target, mode, true)),
                 )
             })
             .collect();

@@ -24,10 +24,10 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 use serde::Serialize;
 
+use crate::check::run::Status;
+use crate::class::grade::{Graded, Outcome};
 use crate::curriculum::Lesson;
-use crate::grade::{Graded, Outcome};
 use crate::report::CheckReport;
-use crate::run::Status;
 
 /// The files `--format` can choose among (default: all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,0 +1,14 @@
+//! Checking one target, in the order it happens: [`target`] (what is checked, read once) ->
+//! [`lint`] (no build needed) -> [`harness`] (the generated harness crate, built with cargo into a
+//! cache, std and loom side by side) -> [`run`] (each check in its own [`process`], timing checks
+//! alone behind the [`gate`]) -> a report. [`pipeline`] strings the steps together.
+
+pub mod gate;
+pub mod harness;
+pub mod lint;
+pub mod pipeline;
+pub mod process;
+pub mod run;
+pub mod target;
+
+pub use pipeline::{evaluate, Event, Options};

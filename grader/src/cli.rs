@@ -1,0 +1,430 @@
+//! The command line: clap's definitions, and a dispatch to the module that serves each command.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::author::verify;
+use crate::check::pipeline::{self as evaluate, Options};
+use crate::check::run;
+use crate::check::target::Target;
+use crate::class::{grade, gradebook, submissions};
+use crate::curriculum;
+use crate::kit::Kit;
+use crate::learner::{journey, live, progress, watch};
+use crate::platforms;
+use crate::report;
+
+#[derive(Parser)]
+#[command(
+    name = "grader",
+    version,
+    about = "Checks the lessons of the concurrency course kit."
+)]
+#[command(
+    after_help = "Examples:\n  grader                       where you are in the course, and what to type next\n  grader check                 check your current lesson (the first one not passed yet)\n  grader watch                 re-check your current lesson each time you save\n  grader hint                  the next hint for your current lesson\n  grader check 01              check your lesson 01\n  grader check 01 --solution   check the reference solution\n  grader hint 01               the lesson's hints\n  grader verify                prove every lesson's checks catch its known-buggy variants"
+)]
+struct Cli {
+    /// The kit's root folder (default: the nearest folder upwards with a curriculum.toml).
+    #[arg(long, global = true, value_name = "DIR")]
+    kit: Option<PathBuf>,
+    /// When to use colour (NO_COLOR is respected on `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+    /// Without a command: where you are in the course, and what to type next.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a lesson: your exercise, the reference solution, or any crate folder.
+    #[command(
+        after_help = "Examples:\n  grader check                 your current lesson\n  grader check 02 --fail-fast  stop at the first failing check\n  grader check 01 --solution   the reference solution\n\nChecking your own exercise records your best score in .grader-progress.toml (see `grader list`).\nExit status: 0 every check passed, 1 a check or the build failed, 2 a usage or kit error."
+    )]
+    Check {
+        /// Lesson number (03 or 3), slug (downloader) or folder name (03-downloader). Default: your
+        /// current lesson (the first one not passed yet).
+        lesson: Option<String>,
+        /// Stop at the first check that does not pass (cheap checks run first): quick feedback.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Check the reference solution instead of the exercise.
+        #[arg(long, conflicts_with = "path")]
+        solution: bool,
+        /// Check the crate in DIR (a learner's crate folder, or a copy of the whole kit).
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Checks run at once (timing checks always run alone). Default: the number of cores.
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Multiply every check's time limit (a slow or busy machine).
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        timeout_scale: f64,
+        /// Run only the checks of this kind (repeat or comma-separate for several): lint, unit,
+        /// stress, timing, model. The exit status then says whether those passed.
+        #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = platforms::parse_kind)]
+        kind: Vec<grader_harness::protocol::Kind>,
+    },
+    /// Grade a whole class: every submission (folder, .zip or .tar.gz) in DIR.
+    #[command(
+        after_help = "Writes gradebook.csv, report.json, junit.xml and feedback/ID.md to --out, then prints a summary.
+Re-running on the same folder re-grades only the submissions whose content changed (--force: all)."
+    )]
+    Grade {
+        /// Lesson number (03 or 3), slug (downloader) or folder name (03-downloader).
+        lesson: String,
+        /// The folder holding one folder, .zip or .tar.gz per submission.
+        dir: PathBuf,
+        /// Submissions graded at once. Default: one per core (see the README on fairness).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Where to write the outputs (default: a new folder grades-LESSON-TIME here).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Which outputs to write (comma-separated; default: all).
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
+        format: Vec<gradebook::Output>,
+        /// Re-grade every submission, even those unchanged since an earlier run.
+        #[arg(long)]
+        force: bool,
+        /// Multiply every check's time limit (a slow or busy machine).
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        timeout_scale: f64,
+    },
+    /// Write a Gradescope autograder zip (setup.sh, run_autograder and the grader) for a lesson.
+    GradescopePackage {
+        lesson: String,
+        /// The zip to write (default: gradescope-LESSON.zip here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print a GitHub Classroom autograding workflow for a lesson (one step per kind of check).
+    Classroom { lesson: String },
+    /// Re-check a lesson each time one of its files is saved (Ctrl-C or q to stop).
+    #[command(
+        after_help = "Examples:\n  grader watch                 your current lesson\n  grader watch 02              lesson 02\n  grader watch --poll          no file-system events: look for changes every second\n\nKeys while watching: h next hint, r re-check now, n move on to the next lesson, q quit.\nWithout a terminal, type the letter then Enter. The screen shows the first failing check."
+    )]
+    Watch {
+        /// Lesson number, slug or folder name. Default: your current lesson.
+        lesson: Option<String>,
+        /// Only look for changes every second, without file-system events (network or container
+        /// file systems where events never arrive).
+        #[arg(long)]
+        poll: bool,
+        /// Stop at the first check that does not pass.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Stop after N checks (scripts and tests); the exit status is that of the last check.
+        #[arg(long, value_name = "N")]
+        max_runs: Option<usize>,
+        /// Checks run at once. Default: the number of cores.
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Multiply every check's time limit (a slow or busy machine).
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        timeout_scale: f64,
+    },
+    /// Move on to the next lesson, whether the current one is passed or not.
+    #[command(
+        after_help = "Passing a lesson already moves you on; `grader next` is for leaving one for later.\nSkipped lessons come back as the current one once the lessons after them are passed."
+    )]
+    Next,
+    /// Put a lesson's exercise back as shipped, keeping your version in a backup folder.
+    #[command(
+        after_help = "Example:\n  grader reset 02    exercises/02-… as shipped; yours goes to .grader-backups/02-…-DATE-TIME/\n\nThe starters are embedded in the grader: no git needed. target/ and Cargo.lock are left alone."
+    )]
+    Reset {
+        /// Lesson number, slug or folder name (required: nothing is reset by default).
+        lesson: String,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  grader completions bash > ~/.local/share/bash-completion/completions/grader\n  grader completions zsh > ~/.zfunc/_grader\n  grader completions fish > ~/.config/fish/completions/grader.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The lessons, in order, with your status in each.
+    List,
+    /// The next hint for a lesson (one more each time), or all of them.
+    #[command(
+        after_help = "Examples:\n  grader hint         the next hint for your current lesson\n  grader hint 02      the next hint for lesson 02\n  grader hint --all   every hint of your current lesson\n\nA failing check names the hint that helps with it."
+    )]
+    Hint {
+        /// Lesson number, slug or folder name. Default: your current lesson.
+        lesson: Option<String>,
+        /// Show every hint of the lesson.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Prove the checks work: the solution passes, the starter fails, every known-buggy variant is caught.
+    #[command(
+        after_help = "Examples:\n  grader verify                  every lesson\n  grader verify 03               one lesson\n  grader verify 03 --bless-starter   after changing lesson 03's starter on purpose"
+    )]
+    Verify {
+        /// One lesson (default: all).
+        lesson: Option<String>,
+        /// First record the exercises as they are now as the shipped starters
+        /// (grader/lessons/NN-slug/starter.sha256), after changing a starter on purpose.
+        #[arg(long)]
+        bless_starter: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    /// Gradescope's results.json.
+    Gradescope,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    live::handle_ctrl_c();
+    match cli.color {
+        ColorWhen::Always => anstream::ColorChoice::Always.write_global(),
+        ColorWhen::Never => anstream::ColorChoice::Never.write_global(),
+        ColorWhen::Auto => {}
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let style = anstyle::AnsiColor::Red.on_default().bold();
+            let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Completions { shell }) = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "grader", &mut std::io::stdout());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kit = Kit::locate(cli.kit.as_deref())?;
+    let mut out = anstream::stdout();
+    let Some(command) = cli.command else {
+        journey::status(&mut out, &kit)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Check {
+            lesson,
+            fail_fast,
+            solution,
+            path,
+            format,
+            jobs,
+            timeout_scale,
+            kind,
+        } => {
+            let own_exercise = path.is_none() && !solution;
+            let lesson = current_or(&kit, lesson.as_deref())?;
+            let target = match (&path, solution) {
+                (Some(dir), _) => submissions::locate(lesson, dir),
+                (None, true) => Target::solution(&kit, lesson),
+                (None, false) => Target::exercise(&kit, lesson),
+            };
+            let target = match target {
+                Ok(target) => target,
+                Err(e) if format == Format::Gradescope => {
+                    let results = platforms::gradescope_unreadable(lesson, &e);
+                    writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e),
+            };
+            let mut options = Options::default();
+            if let Some(j) = jobs {
+                options.jobs = j.max(1);
+            }
+            options.budget.timeout_scale = timeout_scale;
+            if !kind.is_empty() {
+                options.only = Some(platforms::checks_of_kinds(lesson, &kind)?);
+            }
+            options.fail_fast = fail_fast;
+            let started = std::time::Instant::now();
+            let live = (format == Format::Human && std::io::stderr().is_terminal())
+                .then(live::Live::start);
+            let report = evaluate::evaluate(&kit, lesson, &target, &options, &|event| {
+                if let Some(live) = &live {
+                    live.event(event)
+                }
+            })?;
+            if let Some(live) = live {
+                live.finish();
+            }
+            // Only a full check of the learner's own exercise counts as progress.
+            let recorded = (own_exercise && kind.is_empty()).then(|| {
+                let mut progress = progress::Progress::load(&kit);
+                let recorded = progress.record_report(lesson, &report);
+                progress.visit(&kit.curriculum, lesson);
+                progress.save(&kit);
+                (recorded, progress)
+            });
+            match format {
+                Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+                Format::Gradescope => {
+                    let results = platforms::gradescope(&report, lesson, started.elapsed());
+                    writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?
+                }
+                Format::Human => {
+                    report::print_human(&mut out, &report, lesson)?;
+                    if let Some((recorded, progress)) = &recorded {
+                        journey::after_check(
+                            &mut out,
+                            &kit,
+                            lesson,
+                            &report,
+                            recorded.first_pass,
+                            progress,
+                        )?;
+                    }
+                }
+            }
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Grade {
+            lesson,
+            dir,
+            jobs,
+            out: out_dir,
+            format,
+            force,
+            timeout_scale,
+        } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            let budget = run::Budget {
+                timeout_scale,
+                ..run::Budget::default()
+            };
+            let options = grade::Options {
+                jobs: jobs.unwrap_or_else(grade::default_jobs).max(1),
+                force,
+                budget,
+                out: out_dir.unwrap_or_else(|| grade::default_out_dir(lesson)),
+                outputs: if format.is_empty() {
+                    gradebook::Output::ALL.to_vec()
+                } else {
+                    format
+                },
+                progress_bar: std::io::stderr().is_terminal(),
+            };
+            grade::grade(&kit, lesson, &dir, &options, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GradescopePackage { lesson, out: zip } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            let zip = zip.unwrap_or_else(|| format!("gradescope-{}.zip", lesson.dir_name()).into());
+            let files = platforms::gradescope_package(&kit, lesson, &zip)?;
+            writeln!(
+                out,
+                "Wrote {} ({} files). Upload it as the autograder of a Gradescope programming assignment; learners submit their crate folder (Cargo.toml and src/), its src/ files, or their copy of the kit.",
+                zip.display(),
+                files.len()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Classroom { lesson } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            write!(out, "{}", platforms::classroom_workflow(lesson)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List => {
+            writeln!(out, "{}\n", kit.curriculum.title)?;
+            journey::print_lessons(&mut out, &kit, &progress::Progress::load(&kit))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hint { lesson, all } => {
+            let lesson = current_or(&kit, lesson.as_deref())?;
+            journey::hint(&mut out, &kit, lesson, all)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch {
+            lesson,
+            poll,
+            fail_fast,
+            max_runs,
+            jobs,
+            timeout_scale,
+        } => {
+            let mut options = Options::default();
+            if let Some(j) = jobs {
+                options.jobs = j.max(1);
+            }
+            options.budget.timeout_scale = timeout_scale;
+            options.fail_fast = fail_fast;
+            let watch = watch::WatchOptions {
+                lesson,
+                poll,
+                max_runs,
+                options,
+            };
+            watch::watch(&kit, watch)
+        }
+        Command::Next => {
+            journey::next(&mut out, &kit)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reset { lesson } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            journey::reset(&mut out, &kit, lesson)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { .. } => unreachable!("handled before the kit is located"),
+        Command::Verify {
+            lesson,
+            bless_starter,
+        } => {
+            let lessons: Vec<_> = match &lesson {
+                Some(name) => vec![kit.curriculum.find(name)?],
+                None => kit.curriculum.lessons.iter().collect(),
+            };
+            if bless_starter {
+                for lesson in &lessons {
+                    let written = verify::bless_starter(&kit, lesson)?;
+                    writeln!(out, "wrote {}", kit.display(&written))?;
+                }
+            }
+            let ok = verify::verify(&kit, &lessons, &Options::default(), &mut out)?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+/// The lesson named, or the learner's current lesson (the first one not passed yet).
+fn current_or<'k>(kit: &'k Kit, name: Option<&str>) -> anyhow::Result<&'k curriculum::Lesson> {
+    match name {
+        Some(name) => kit.curriculum.find(name),
+        None => progress::Progress::load(kit)
+            .current(&kit.curriculum)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "you have passed every lesson, so there is no current one: name a lesson (e.g. `01`)"
+                )
+            }),
+    }
+}
