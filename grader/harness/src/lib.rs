@@ -21,9 +21,7 @@ pub mod runner;
 
 /// What a checks file needs, in one `use`.
 pub mod prelude {
-    pub use crate::bounded::{
-        panic_text, pass_on_todo, quiet_panics_starting_with, within, Ran,
-    };
+    pub use crate::bounded::{panic_text, pass_on_todo, quiet_panics_starting_with, within, Ran};
     pub use crate::check;
     pub use crate::check::{ensure, Check, Finding, Outcome};
     pub use crate::measure::{

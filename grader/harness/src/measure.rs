@@ -40,7 +40,10 @@ pub fn settle_thread_count(at_most: usize, limit: Duration) -> Option<usize> {
 /// How many threads `f` left running: the count before, and the count after `f` returned (given
 /// up to `settle` to drop back, since joined threads take a moment to vanish from /proc).
 /// `None` where the OS does not tell (then there is nothing to measure).
-pub fn threads_left_behind<T>(settle: Duration, f: impl FnOnce() -> T) -> Option<(usize, usize, T)> {
+pub fn threads_left_behind<T>(
+    settle: Duration,
+    f: impl FnOnce() -> T,
+) -> Option<(usize, usize, T)> {
     let before = thread_count()?;
     let value = f();
     let after = settle_thread_count(before, settle).unwrap_or(before);
