@@ -255,3 +255,116 @@ fn untar(archive: &Path, into: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn archive_entries_stay_inside_the_scratch_folder() {
+        assert_eq!(
+            safe_relative(Path::new("kit/src/lib.rs")),
+            Some(PathBuf::from("kit/src/lib.rs"))
+        );
+        assert_eq!(
+            safe_relative(Path::new("./src/lib.rs")),
+            Some(PathBuf::from("src/lib.rs"))
+        );
+        for bad in ["../evil.rs", "src/../../evil.rs", "/etc/passwd", "", "."] {
+            assert_eq!(safe_relative(Path::new(bad)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn finds_folders_and_archives_sorted_and_keeps_clashing_ids_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["bob", "alice", ".hidden"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        for f in [
+            "carol.zip",
+            "dave.tar.gz",
+            "erin.tgz",
+            "notes.txt",
+            "bob.zip",
+        ] {
+            std::fs::write(dir.path().join(f), b"").unwrap();
+        }
+        let found = find(dir.path()).unwrap();
+        let ids: Vec<(&str, Form)> = found.iter().map(|s| (s.id.as_str(), s.form)).collect();
+        assert_eq!(
+            ids,
+            [
+                ("alice", Form::Folder),
+                ("bob", Form::Folder),
+                ("bob.zip", Form::Zip),
+                ("carol", Form::Zip),
+                ("dave", Form::TarGz),
+                ("erin", Form::TarGz),
+            ]
+        );
+    }
+
+    fn zip_with(entries: &[(&str, &[u8])]) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new().suffix(".zip").tempfile().unwrap();
+        let mut zip = zip::ZipWriter::new(file.reopen().unwrap());
+        for (name, bytes) in entries {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        file
+    }
+
+    #[test]
+    fn unzip_skips_entries_that_climb_out_and_refuses_a_bomb() {
+        let archive = zip_with(&[
+            ("kit/src/lib.rs", b"pub fn f() {}"),
+            ("../escaped.rs", b"x"),
+        ]);
+        let into = tempfile::tempdir().unwrap();
+        unzip(archive.path(), into.path()).unwrap();
+        assert!(into.path().join("kit/src/lib.rs").is_file());
+        assert!(!into.path().parent().unwrap().join("escaped.rs").exists());
+
+        let big = vec![0u8; (MAX_UNPACKED_BYTES + 1) as usize];
+        let bomb = zip_with(&[("big.bin", &big)]);
+        let into = tempfile::tempdir().unwrap();
+        let error = unzip(bomb.path(), into.path()).unwrap_err().to_string();
+        assert!(error.contains("unpacks to more than"), "{error}");
+    }
+
+    #[test]
+    fn untar_keeps_files_and_drops_links() {
+        let archive = tempfile::Builder::new()
+            .suffix(".tar.gz")
+            .tempfile()
+            .unwrap();
+        {
+            let gz = flate2::write::GzEncoder::new(
+                archive.reopen().unwrap(),
+                flate2::Compression::fast(),
+            );
+            let mut tar = tar::Builder::new(gz);
+            let body = b"pub fn f() {}";
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, "src/lib.rs", &body[..])
+                .unwrap();
+            let mut link = tar::Header::new_gnu();
+            link.set_entry_type(tar::EntryType::Symlink);
+            link.set_size(0);
+            tar.append_link(&mut link, "src/solution.rs", "/work/solutions/lib.rs")
+                .unwrap();
+            tar.into_inner().unwrap().finish().unwrap();
+        }
+        let into = tempfile::tempdir().unwrap();
+        untar(archive.path(), into.path()).unwrap();
+        assert!(into.path().join("src/lib.rs").is_file());
+        assert!(std::fs::symlink_metadata(into.path().join("src/solution.rs")).is_err());
+    }
+}
