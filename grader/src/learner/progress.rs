@@ -15,18 +15,35 @@ use crate::report::Report;
 
 pub const FILE_NAME: &str = ".grader-progress.toml";
 
+/// The progress file's format. A file without one is format 1 (it was written before the field
+/// existed); a file of a newer format is read as no progress and never overwritten, so a learner
+/// who goes back to an older grader loses nothing.
+pub const FORMAT: u32 = 1;
+
 const HEADER: &str = "# Your progress through the course, kept by `grader`.\n\
 # Safe to delete: you lose only this record (the best score of each lesson, the hints shown).\n\n";
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Progress {
+    /// See [`FORMAT`].
+    pub format: u32,
     /// The lesson the learner is on (its folder name): the one `grader next` moved to, or the
     /// furthest one they checked. Unset: the first lesson.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<String>,
     /// By lesson folder name (`01-race-fix`).
     pub lessons: BTreeMap<String, Record>,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            format: FORMAT,
+            current: None,
+            lessons: BTreeMap::new(),
+        }
+    }
 }
 
 /// One lesson's record.
@@ -67,14 +84,38 @@ impl Progress {
     fn load_from(path: &Path) -> Progress {
         std::fs::read_to_string(path)
             .ok()
-            .and_then(|text| toml::from_str(&text).ok())
+            .map(|text| Progress::parse(&text))
             .unwrap_or_default()
+    }
+
+    /// The progress a file's text holds: a file that doesn't parse is no progress; one from a newer
+    /// grader keeps its format number, so that [`Progress::save`] leaves it alone.
+    fn parse(text: &str) -> Progress {
+        match toml::from_str::<Progress>(text) {
+            Ok(p) if p.format <= FORMAT => Progress {
+                format: FORMAT,
+                ..p
+            },
+            Ok(p) => Progress {
+                format: p.format,
+                ..Progress::default()
+            },
+            Err(_) => Progress::default(),
+        }
     }
 
     /// Saves, atomically. A kit where it cannot write (read-only, say) only loses the record: a
     /// warning, never an error.
     pub fn save(&self, kit: &Kit) {
         let path = Progress::path(kit);
+        if self.format > FORMAT {
+            eprintln!(
+                "warning: {} was written by a newer grader (format {}; this one reads {FORMAT}): it is left as it is, and this check is not recorded",
+                path.display(),
+                self.format
+            );
+            return;
+        }
         let result = (|| -> std::io::Result<()> {
             let text = toml::to_string(self).map_err(std::io::Error::other)?;
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -136,17 +177,21 @@ impl Progress {
 
     /// Records a check of the learner's own exercise: keeps the best result.
     pub fn record_report(&mut self, lesson: &Lesson, report: &Report) -> Recorded {
+        self.record_result(lesson, report.passed, report.score, report.max_score)
+    }
+
+    fn record_result(&mut self, lesson: &Lesson, passed: bool, score: u32, max: u32) -> Recorded {
         let now = now();
         let entry = self.lessons.entry(lesson.dir_name()).or_default();
-        let first_pass = report.passed && !entry.passed;
+        let first_pass = passed && !entry.passed;
         entry.attempts += 1;
         entry.last_checked = now.clone();
-        if report.score > entry.score || entry.when.is_empty() || first_pass {
-            entry.score = entry.score.max(report.score);
+        if score > entry.score || entry.when.is_empty() || first_pass {
+            entry.score = entry.score.max(score);
             entry.when = now;
         }
-        entry.max = report.max_score;
-        entry.passed |= report.passed;
+        entry.max = max;
+        entry.passed |= passed;
         Recorded { first_pass }
     }
 
@@ -185,4 +230,103 @@ pub fn short_time(when: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(when)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|_| when.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curriculum::Lesson;
+
+    /// A course of `n` lessons, each with two hints and one check.
+    fn course(n: u32) -> Curriculum {
+        let lessons = (1..=n)
+            .map(|i| {
+                toml::from_str::<Lesson>(&format!(
+                    r#"number = {i}
+slug = "l{i}"
+title = "Lesson {i}"
+exercise = "exercises/0{i}-l{i}"
+solution = "solutions/0{i}-l{i}"
+checks = "grader/lessons/0{i}-l{i}"
+hints = ["first", "second"]
+[points]
+unit = {{ works = 2 }}
+"#
+                ))
+                .unwrap()
+            })
+            .collect();
+        let mut c: Curriculum = toml::from_str("title = \"t\"\nlesson = []\n").unwrap();
+        c.lessons = lessons;
+        c
+    }
+
+    #[test]
+    fn current_is_the_first_lesson_not_passed_from_where_the_learner_is() {
+        let c = course(3);
+        let mut p = Progress::default();
+        assert_eq!(p.current(&c).unwrap().number, 1);
+        p.record_result(&c.lessons[0], 2 == 2, 2, 2);
+        assert_eq!(p.current(&c).unwrap().number, 2);
+        // `grader next` moved on to 3: 2 comes back once 3 is passed.
+        p.current = Some(c.lessons[2].dir_name());
+        assert_eq!(p.current(&c).unwrap().number, 3);
+        p.record_result(&c.lessons[2], 2 == 2, 2, 2);
+        assert_eq!(p.current(&c).unwrap().number, 2);
+        p.record_result(&c.lessons[1], 2 == 2, 2, 2);
+        assert!(p.current(&c).is_none());
+    }
+
+    #[test]
+    fn keeps_the_best_score_and_reports_a_first_pass_once() {
+        let c = course(1);
+        let l = &c.lessons[0];
+        let mut p = Progress::default();
+        assert!(!p.record_result(l, 1 == 2, 1, 2).first_pass);
+        assert!(!p.record_result(l, 0 == 2, 0, 2).first_pass);
+        assert_eq!(p.record(l).score, 1);
+        assert!(p.record_result(l, 2 == 2, 2, 2).first_pass);
+        assert!(!p.record_result(l, 2 == 2, 2, 2).first_pass);
+        let r = p.record(l);
+        assert_eq!((r.score, r.max, r.attempts, r.passed), (2, 2, 4, true));
+    }
+
+    #[test]
+    fn visiting_an_earlier_lesson_does_not_move_the_learner_back() {
+        let c = course(3);
+        let mut p = Progress::default();
+        p.visit(&c, &c.lessons[2]);
+        p.visit(&c, &c.lessons[0]);
+        assert_eq!(p.on(&c).unwrap().number, 3);
+    }
+
+    #[test]
+    fn hints_come_one_at_a_time_and_stop_at_the_last() {
+        let c = course(1);
+        let l = &c.lessons[0];
+        let mut p = Progress::default();
+        assert_eq!(p.next_hint(l), Some(1));
+        assert_eq!(p.next_hint(l), Some(2));
+        assert_eq!(p.next_hint(l), Some(2));
+    }
+
+    #[test]
+    fn the_file_round_trips_with_its_format_and_bad_or_newer_files_are_no_progress() {
+        let c = course(1);
+        let mut p = Progress::default();
+        p.record_result(&c.lessons[0], 2 == 2, 2, 2);
+        let text = toml::to_string(&p).unwrap();
+        assert!(text.starts_with("format = 1\n"), "{text}");
+        let back = Progress::parse(&text);
+        assert!(back.passed(&c.lessons[0]));
+
+        // Written before the format field existed: format 1.
+        let old = text.replacen("format = 1\n", "", 1);
+        assert!(Progress::parse(&old).passed(&c.lessons[0]));
+
+        assert!(!Progress::parse("this is [not toml").passed(&c.lessons[0]));
+        let newer = Progress::parse(&text.replacen("format = 1", "format = 9", 1));
+        assert_eq!(newer.format, 9);
+        assert!(!newer.passed(&c.lessons[0]));
+    }
 }
