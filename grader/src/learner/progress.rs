@@ -266,14 +266,14 @@ unit = {{ works = 2 }}
         let c = course(3);
         let mut p = Progress::default();
         assert_eq!(p.current(&c).unwrap().number, 1);
-        p.record_result(&c.lessons[0], 2 == 2, 2, 2);
+        p.record_result(&c.lessons[0], true, 2, 2);
         assert_eq!(p.current(&c).unwrap().number, 2);
         // `grader next` moved on to 3: 2 comes back once 3 is passed.
         p.current = Some(c.lessons[2].dir_name());
         assert_eq!(p.current(&c).unwrap().number, 3);
-        p.record_result(&c.lessons[2], 2 == 2, 2, 2);
+        p.record_result(&c.lessons[2], true, 2, 2);
         assert_eq!(p.current(&c).unwrap().number, 2);
-        p.record_result(&c.lessons[1], 2 == 2, 2, 2);
+        p.record_result(&c.lessons[1], true, 2, 2);
         assert!(p.current(&c).is_none());
     }
 
@@ -282,11 +282,11 @@ unit = {{ works = 2 }}
         let c = course(1);
         let l = &c.lessons[0];
         let mut p = Progress::default();
-        assert!(!p.record_result(l, 1 == 2, 1, 2).first_pass);
-        assert!(!p.record_result(l, 0 == 2, 0, 2).first_pass);
+        assert!(!p.record_result(l, false, 1, 2).first_pass);
+        assert!(!p.record_result(l, false, 0, 2).first_pass);
         assert_eq!(p.record(l).score, 1);
-        assert!(p.record_result(l, 2 == 2, 2, 2).first_pass);
-        assert!(!p.record_result(l, 2 == 2, 2, 2).first_pass);
+        assert!(p.record_result(l, true, 2, 2).first_pass);
+        assert!(!p.record_result(l, true, 2, 2).first_pass);
         let r = p.record(l);
         assert_eq!((r.score, r.max, r.attempts, r.passed), (2, 2, 4, true));
     }
@@ -314,7 +314,7 @@ unit = {{ works = 2 }}
     fn the_file_round_trips_with_its_format_and_bad_or_newer_files_are_no_progress() {
         let c = course(1);
         let mut p = Progress::default();
-        p.record_result(&c.lessons[0], 2 == 2, 2, 2);
+        p.record_result(&c.lessons[0], true, 2, 2);
         let text = toml::to_string(&p).unwrap();
         assert!(text.starts_with("format = 1\n"), "{text}");
         let back = Progress::parse(&text);
