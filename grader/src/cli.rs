@@ -411,7 +411,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         writeln!(out, "wrote {}", kit.display(path))?;
                     }
                     let starter = kit.path(&lesson.exercise);
-                    if !bless_starter && written.iter().any(|p| p.starts_with(&starter)) {
+                    if !bless_starter
+                        && written.iter().any(|p| p.starts_with(&starter))
+                        && !verify::starter_lock_holds(&kit, lesson)
+                    {
                         writeln!(out, "the starter of lesson {:02} changed: if that is as shipped, `grader verify {:02} --bless-starter` records it", lesson.number, lesson.number)?;
                     }
                 }

@@ -100,6 +100,11 @@ fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
     }
 }
 
+/// The exercise folder is the starter its `starter.sha256` records.
+pub fn starter_lock_holds(kit: &Kit, lesson: &Lesson) -> bool {
+    starter_matches_lock(kit, lesson).ok
+}
+
 /// Records the lesson's exercise folder, as it is now, as its shipped starter.
 pub fn bless_starter(kit: &Kit, lesson: &Lesson) -> Result<PathBuf> {
     let lock = kit
