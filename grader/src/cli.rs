@@ -172,7 +172,7 @@ Re-running on the same folder re-grades only the submissions whose content chang
     },
     /// Prove the checks work: the solution passes, the starter fails, every known-buggy variant is caught.
     #[command(
-        after_help = "Examples:\n  grader verify                  every lesson\n  grader verify 03               one lesson\n  grader verify 03 --bless-starter   after changing lesson 03's starter on purpose"
+        after_help = "Examples:\n  grader verify                  every lesson\n  grader verify 03               one lesson\n  grader verify 03 --bless-starter   after changing lesson 03's starter on purpose\n  grader verify --write-shims --bless-starter   after changing grader/shim"
     )]
     Verify {
         /// One lesson (default: all).
@@ -181,6 +181,10 @@ Re-running on the same folder re-grades only the submissions whose content chang
         /// (grader/lessons/NN-slug/starter.sha256), after changing a starter on purpose.
         #[arg(long)]
         bless_starter: bool,
+        /// First rewrite the exercises' and solutions' src/sync.rs that differ from the kit's shim
+        /// (grader/shim, and each lesson's `shim = [...]` in curriculum.toml).
+        #[arg(long)]
+        write_shims: bool,
     },
 }
 
@@ -394,11 +398,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify {
             lesson,
             bless_starter,
+            write_shims,
         } => {
             let lessons: Vec<_> = match &lesson {
                 Some(name) => vec![kit.curriculum.find(name)?],
                 None => kit.curriculum.lessons.iter().collect(),
             };
+            if write_shims {
+                for lesson in &lessons {
+                    let written = verify::write_shims(&kit, lesson)?;
+                    for path in &written {
+                        writeln!(out, "wrote {}", kit.display(path))?;
+                    }
+                    let starter = kit.path(&lesson.exercise);
+                    if !bless_starter
+                        && written.iter().any(|p| p.starts_with(&starter))
+                        && !verify::starter_lock_holds(&kit, lesson)
+                    {
+                        writeln!(out, "the starter of lesson {:02} changed: if that is as shipped, `grader verify {:02} --bless-starter` records it", lesson.number, lesson.number)?;
+                    }
+                }
+            }
             if bless_starter {
                 for lesson in &lessons {
                     let written = verify::bless_starter(&kit, lesson)?;

@@ -8,9 +8,14 @@ use serde::Deserialize;
 
 pub const FILE_NAME: &str = "curriculum.toml";
 
+/// The version of `curriculum.toml`'s layout this grader reads (its top-level `format` key).
+pub const FORMAT: i64 = 1;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Curriculum {
+    /// The layout's version: always [`FORMAT`] once loaded.
+    pub format: i64,
     pub title: String,
     #[serde(rename = "lesson")]
     pub lessons: Vec<Lesson>,
@@ -27,6 +32,10 @@ pub struct Lesson {
     pub solution: PathBuf,
     /// Holds `checks.rs` and `variants/`.
     pub checks: PathBuf,
+    /// Optional modules of the kit's shim (`grader/shim/NAME.rs`) that follow the facade in the
+    /// lesson's `src/sync.rs`, in this order.
+    #[serde(default)]
+    pub shim: Vec<String>,
     #[serde(default)]
     pub hints: Vec<String>,
     /// Points of each check, by kind then name, in report order.
@@ -60,14 +69,35 @@ impl Curriculum {
     pub fn load(path: &Path) -> Result<Curriculum> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        // toml's errors carry the line and column, with the offending line quoted.
-        let mut curriculum: Curriculum = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{} is malformed:\n{e}", path.display()))?;
+        Curriculum::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads the text of a curriculum; `name` is how errors call it.
+    pub fn parse(text: &str, name: &str) -> Result<Curriculum> {
+        // The format first: a file of another version may fail every other rule. toml's errors
+        // carry the line and column, with the offending line quoted.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<toml::Value>,
+        }
+        let header: Header =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{name} is malformed:\n{e}"))?;
+        match header.format {
+            None => bail!(
+                "{name} has no `format` key: this grader reads format {FORMAT} (`format = {FORMAT}` at the top of the file)"
+            ),
+            Some(toml::Value::Integer(FORMAT)) => {}
+            Some(other) => bail!(
+                "{name} is format {other}, and this grader reads format {FORMAT} only: use the grader that came with this curriculum"
+            ),
+        }
+        let mut curriculum: Curriculum =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{name} is malformed:\n{e}"))?;
         // The course runs in lesson-number order, whatever the order of the blocks in the file.
         curriculum.lessons.sort_by_key(|l| l.number);
         curriculum
             .validate()
-            .with_context(|| format!("{} is inconsistent", path.display()))?;
+            .with_context(|| format!("{name} is inconsistent"))?;
         Ok(curriculum)
     }
 
@@ -150,5 +180,59 @@ impl Lesson {
         self.planned_checks()
             .map(|c| c.iter().map(|c| c.points).sum())
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LESSON: &str = r#"
+[[lesson]]
+number = 1
+slug = "race-fix"
+title = "t"
+exercise = "exercises/01-race-fix"
+solution = "solutions/01-race-fix"
+checks = "grader/lessons/01-race-fix"
+shim = ["channel"]
+[lesson.points]
+unit = { a = 1 }
+"#;
+
+    #[test]
+    fn format_1_is_read() {
+        let text = format!("format = 1\ntitle = \"x\"\n{LESSON}");
+        let curriculum = Curriculum::parse(&text, "curriculum.toml").unwrap();
+        assert_eq!(curriculum.format, FORMAT);
+        assert_eq!(curriculum.lessons[0].shim, ["channel"]);
+    }
+
+    #[test]
+    fn a_missing_or_unknown_format_is_refused_naming_the_version_read() {
+        let missing = Curriculum::parse(&format!("title = \"x\"\n{LESSON}"), "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("c.toml has no `format` key"), "{missing}");
+        assert!(missing.contains("reads format 1"), "{missing}");
+        // A later format may have other keys: the version is what the error is about.
+        let later = Curriculum::parse("format = 2\nwhatever = true\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(later.contains("c.toml is format 2"), "{later}");
+        assert!(later.contains("reads format 1 only"), "{later}");
+        let text = Curriculum::parse("format = \"1\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("is format \"1\""), "{text}");
+    }
+
+    #[test]
+    fn the_kits_curriculum_is_format_1() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .join(FILE_NAME);
+        assert_eq!(Curriculum::load(&path).unwrap().format, FORMAT);
     }
 }

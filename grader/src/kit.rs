@@ -51,10 +51,10 @@ impl Kit {
         self.root.join(relative)
     }
 
-    /// The kit's own shim for a lesson: the solution's `src/sync.rs`. Always used, whatever the
-    /// target's copy says.
-    pub fn shim(&self, lesson: &Lesson) -> PathBuf {
-        self.path(&lesson.solution).join("src").join("sync.rs")
+    /// The kit's own `src/sync.rs` for a lesson, composed from `grader/shim/` (see [`crate::shim`]).
+    /// Always used, whatever the target's copy says.
+    pub fn shim(&self, lesson: &Lesson) -> Result<String> {
+        crate::shim::Shim::load(&self.root)?.for_lesson(lesson)
     }
 
     /// The kit's own manifest for a lesson's crate: the solution's `Cargo.toml`.

@@ -1,7 +1,8 @@
 //! `grader`: checks the lessons of the concurrency course kit.
 //!
 //! The modules follow the flow of a check, then who is served:
-//! - [`curriculum`] and [`kit`]: what the course is and where it lives;
+//! - [`curriculum`] and [`kit`]: what the course is and where it lives; [`shim`]: the one
+//!   `src/sync.rs` of every lesson;
 //! - [`check`]: one target, start to end: read the target, lint it, build the harness, run each
 //!   check in its own process, gather a [`report::Report`];
 //! - [`report`]: the one result type, and every format rendered from it;
@@ -20,3 +21,4 @@ pub mod kit;
 pub mod learner;
 pub mod platforms;
 pub mod report;
+pub mod shim;

@@ -14,6 +14,7 @@ use crate::check::run::{self, Status};
 use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
+use crate::shim;
 
 /// A known-buggy `lib.rs`, as its header describes it:
 /// ```text
@@ -99,6 +100,11 @@ fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
     }
 }
 
+/// The exercise folder is the starter its `starter.sha256` records.
+pub fn starter_lock_holds(kit: &Kit, lesson: &Lesson) -> bool {
+    starter_matches_lock(kit, lesson).ok
+}
+
 /// Records the lesson's exercise folder, as it is now, as its shipped starter.
 pub fn bless_starter(kit: &Kit, lesson: &Lesson) -> Result<PathBuf> {
     let lock = kit
@@ -108,6 +114,71 @@ pub fn bless_starter(kit: &Kit, lesson: &Lesson) -> Result<PathBuf> {
         .with_context(|| format!("cannot read {}", lesson.exercise.display()))?;
     std::fs::write(&lock, text).with_context(|| format!("cannot write {}", lock.display()))?;
     Ok(lock)
+}
+
+/// The two crates of a lesson whose `src/sync.rs` must be the kit's shim: (row subject, folder).
+fn shim_copies(lesson: &Lesson) -> [(&'static str, &Path); 2] {
+    [
+        ("starter", lesson.exercise.as_path()),
+        ("solution", lesson.solution.as_path()),
+    ]
+}
+
+/// A row per crate of `lesson`: its `src/sync.rs` is what `grader/shim` and the lesson's
+/// `shim = [...]` compose.
+fn shim_rows(kit: &Kit, lesson: &Lesson) -> Vec<Row> {
+    let wanted = kit.shim(lesson);
+    let expected = match lesson.shim.as_slice() {
+        [] => format!("{}/{}", shim::DIR, shim::FACADE),
+        modules => format!("{}/{} + {}", shim::DIR, shim::FACADE, modules.join(" + ")),
+    };
+    shim_copies(lesson)
+        .into_iter()
+        .map(|(who, folder)| {
+            let path = kit.path(folder).join("src").join("sync.rs");
+            let problem = match &wanted {
+                Err(e) => Some(format!("{e:#}")),
+                Ok(wanted) => match std::fs::read_to_string(&path) {
+                    Err(_) => Some(format!(
+                        "{} is missing: `grader verify {:02} --write-shims` writes it",
+                        kit.display(&path),
+                        lesson.number
+                    )),
+                    Ok(actual) => shim::first_difference(wanted, &actual).map(|at| {
+                        format!(
+                            "{} differs from the kit's shim at {at}: change {} instead, then `grader verify {:02} --write-shims` rewrites it",
+                            kit.display(&path),
+                            shim::DIR,
+                            lesson.number
+                        )
+                    }),
+                },
+            };
+            Row {
+                lesson: lesson.dir_name(),
+                subject: format!("{who} src/sync.rs"),
+                expected: format!("the kit's shim: {expected}"),
+                observed: problem.clone().unwrap_or_else(|| "same".into()),
+                ok: problem.is_none(),
+            }
+        })
+        .collect()
+}
+
+/// Rewrites the `src/sync.rs` of the lesson's exercise and solution that differ from the kit's
+/// shim; returns the files written.
+pub fn write_shims(kit: &Kit, lesson: &Lesson) -> Result<Vec<PathBuf>> {
+    let wanted = kit.shim(lesson)?;
+    let mut written = Vec::new();
+    for (_, folder) in shim_copies(lesson) {
+        let path = kit.path(folder).join("src").join("sync.rs");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(wanted.as_str()) {
+            std::fs::write(&path, &wanted)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            written.push(path);
+        }
+    }
+    Ok(written)
 }
 
 struct Row {
@@ -134,23 +205,23 @@ pub fn verify(
             .collect();
         let quiet = |_: pipeline::Event<'_>| {};
 
-        // The starter ships the kit's manifest and shim unchanged.
-        for file in ["Cargo.toml", "src/sync.rs"] {
-            let a = std::fs::read(kit.path(&lesson.exercise).join(file)).ok();
-            let b = std::fs::read(kit.path(&lesson.solution).join(file)).ok();
-            let same = a.is_some() && a == b;
-            rows.push(Row {
-                lesson: lesson.dir_name(),
-                subject: format!("starter {file}"),
-                expected: "same as the solution's".into(),
-                observed: if same {
-                    "same".into()
-                } else {
-                    "differs or missing".into()
-                },
-                ok: same,
-            });
-        }
+        // The starter ships the kit's manifest unchanged, and both crates the kit's shim.
+        let file = "Cargo.toml";
+        let a = std::fs::read(kit.path(&lesson.exercise).join(file)).ok();
+        let b = std::fs::read(kit.path(&lesson.solution).join(file)).ok();
+        let same = a.is_some() && a == b;
+        rows.push(Row {
+            lesson: lesson.dir_name(),
+            subject: format!("starter {file}"),
+            expected: "same as the solution's".into(),
+            observed: if same {
+                "same".into()
+            } else {
+                "differs or missing".into()
+            },
+            ok: same,
+        });
+        rows.extend(shim_rows(kit, lesson));
 
         rows.extend(listed_checks_agree(kit, lesson)?);
         rows.push(starter_matches_lock(kit, lesson));
@@ -324,5 +395,106 @@ fn print_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
             "\n{bad}verify: {missed} of {} expectations missed{bad:#}",
             rows.len()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curriculum::Curriculum;
+
+    /// A kit of one lesson that opts into the `channel` module, in a temp folder.
+    fn kit(sync: &str) -> (tempfile::TempDir, Kit) {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("grader/shim/sync.rs", "//! facade\n");
+        write("grader/shim/channel.rs", "pub mod channel {\n}\n");
+        write("exercises/05-pipeline/src/sync.rs", sync);
+        write("solutions/05-pipeline/src/sync.rs", sync);
+        let curriculum = Curriculum::parse(
+            r#"format = 1
+title = "t"
+[[lesson]]
+number = 5
+slug = "pipeline"
+title = "t"
+exercise = "exercises/05-pipeline"
+solution = "solutions/05-pipeline"
+checks = "grader/lessons/05-pipeline"
+shim = ["channel"]
+[lesson.points]
+unit = { a = 1 }
+"#,
+            "curriculum.toml",
+        )
+        .unwrap();
+        let root = dir.path().to_path_buf();
+        (dir, Kit { root, curriculum })
+    }
+
+    #[test]
+    fn a_sync_rs_that_is_the_composed_shim_passes() {
+        let (_dir, kit) = kit("//! facade\n\npub mod channel {\n}\n");
+        let rows = shim_rows(&kit, &kit.curriculum.lessons[0]);
+        assert_eq!(rows.len(), 2);
+        for row in &rows {
+            assert!(row.ok, "{}: {}", row.subject, row.observed);
+            assert_eq!(
+                row.expected,
+                "the kit's shim: grader/shim/sync.rs + channel"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sync_rs_that_differs_is_a_miss_that_says_where_and_how_to_fix_it() {
+        // Lesson 01's shim in lesson 05: the channel is missing.
+        let (_dir, kit) = kit("//! facade\n");
+        let lesson = &kit.curriculum.lessons[0];
+        let rows = shim_rows(&kit, lesson);
+        let subjects: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
+        assert_eq!(subjects, ["starter src/sync.rs", "solution src/sync.rs"]);
+        for row in &rows {
+            assert!(!row.ok);
+            assert!(
+                row.observed
+                    .contains("differs from the kit's shim at line 2"),
+                "{}",
+                row.observed
+            );
+            assert!(
+                row.observed.contains("`grader verify 05 --write-shims`"),
+                "{}",
+                row.observed
+            );
+        }
+
+        // The fix the row names makes it pass, and writes only what differs.
+        let written = write_shims(&kit, lesson).unwrap();
+        assert_eq!(written.len(), 2);
+        assert!(shim_rows(&kit, lesson).iter().all(|r| r.ok));
+        assert!(write_shims(&kit, lesson).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unknown_shim_module_is_a_miss_naming_the_modules_there_are() {
+        let (_dir, mut kit) = kit("//! facade\n");
+        kit.curriculum.lessons[0].shim = vec!["barrier".into()];
+        let rows = shim_rows(&kit, &kit.curriculum.lessons[0]);
+        assert!(!rows[0].ok);
+        assert!(
+            rows[0].observed.contains("`barrier`"),
+            "{}",
+            rows[0].observed
+        );
+        assert!(
+            rows[0].observed.contains("its modules are: channel"),
+            "{}",
+            rows[0].observed
+        );
     }
 }

@@ -207,10 +207,9 @@ fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &s
         .with_context(|| format!("{} names no package", manifest_path.display()))?
         .to_string();
     write_if_changed(&crate_dir.join("Cargo.toml"), manifest.as_bytes())?;
-    let shim = std::fs::read(kit.shim(lesson))
-        .with_context(|| format!("cannot read the kit's shim {}", kit.shim(lesson).display()))?;
+    let shim = kit.shim(lesson)?;
     let mut wanted = vec![PathBuf::from("sync.rs")];
-    write_if_changed(&lesson_src.join("sync.rs"), &shim)?;
+    write_if_changed(&lesson_src.join("sync.rs"), shim.as_bytes())?;
     for (rel, from) in &target.files {
         if rel == Path::new("sync.rs") {
             continue;

@@ -382,7 +382,8 @@ impl KitIngredients {
             "points",
             format!("{:?}", lesson.planned_checks()?).as_bytes(),
         );
-        let mut files = vec![kit.shim(lesson), kit.manifest(lesson)];
+        field("src/sync.rs", kit.shim(lesson)?.as_bytes());
+        let mut files = vec![kit.manifest(lesson)];
         files.extend(kit.lesson_files(lesson).unwrap_or_default());
         let harness = kit.root.join("grader/harness");
         files.push(harness.join("Cargo.toml"));

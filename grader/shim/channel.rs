@@ -1,0 +1,221 @@
+/// A bounded multi-producer, multi-consumer channel: the queue between two stages of a pipeline.
+///
+/// `bounded(capacity)` gives a [`Sender`](channel::Sender) and a [`Receiver`](channel::Receiver).
+/// Both can be cloned: several producers can feed one channel and several workers can take from it,
+/// each item going to exactly one of them (fan-out). It behaves like Python's `queue.Queue(maxsize)`
+/// with the shutdown built in:
+///
+/// - `send` blocks while the queue holds `capacity` items, so a fast producer waits for a slow
+///   consumer instead of piling items up in memory (backpressure). It returns `Err(item)`, handing
+///   the item back, once every `Receiver` is gone: nobody could ever take it.
+/// - `recv` blocks while the queue is empty. It returns `None` once every `Sender` has been dropped
+///   *and* the queue is drained: "no more items, ever". That is the shutdown signal, and it reaches
+///   every worker holding a clone of the receiver, however many there are, so no sentinel values
+///   are needed. Dropping your `Sender` is how you say "I am done".
+///
+/// It is written once, on this shim's own `Mutex` and `Condvar`, so it is the same code in normal
+/// builds and under the model checker (loom has no bounded channel of its own). Read it: it is the
+/// lesson-02 bounded buffer plus a count of the senders and receivers still alive.
+///
+/// ```ignore
+/// use crate::sync::{channel, thread};
+/// let (tx, rx) = channel::bounded(2);
+/// let worker = thread::spawn(move || {
+///     let mut total = 0;
+///     while let Some(n) = rx.recv() {
+///         total += n;
+///     }
+///     total // recv returned None: every sender is gone and the queue is empty
+/// });
+/// for n in 1..=5 {
+///     tx.send(n).unwrap(); // waits while 2 items are already queued
+/// }
+/// drop(tx); // closes the channel: the worker's loop ends
+/// assert_eq!(worker.join().unwrap(), 15);
+/// ```
+pub mod channel {
+    use super::{Arc, Condvar, Mutex, MutexGuard};
+    use std::collections::VecDeque;
+
+    /// Creates a channel that holds at most `capacity` items at once.
+    ///
+    /// # Panics
+    /// If `capacity` is 0 (this channel has no rendezvous mode: use 1).
+    pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+        assert!(
+            capacity > 0,
+            "channel::bounded needs a capacity of at least 1"
+        );
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::with_capacity(capacity),
+                capacity,
+                senders: 1,
+                receivers: 1,
+            }),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+        });
+        (
+            Sender {
+                shared: shared.clone(),
+            },
+            Receiver { shared },
+        )
+    }
+
+    /// The sending side. Clone it to give each producer its own; the channel closes for the
+    /// receivers when the last clone is dropped.
+    pub struct Sender<T> {
+        shared: Arc<Shared<T>>,
+    }
+
+    /// The receiving side. Clone it to let several workers share the queue; each item is received
+    /// once, by whichever worker asks first.
+    pub struct Receiver<T> {
+        shared: Arc<Shared<T>>,
+    }
+
+    /// What both sides point to: one lock over the whole state and two condition variables, one per
+    /// thing a thread can wait for.
+    struct Shared<T> {
+        state: Mutex<State<T>>,
+        /// Signalled when an item arrives or the last sender leaves: wakes waiting receivers.
+        not_empty: Condvar,
+        /// Signalled when an item is taken or the last receiver leaves: wakes waiting senders.
+        not_full: Condvar,
+    }
+
+    struct State<T> {
+        queue: VecDeque<T>,
+        capacity: usize,
+        /// Live `Sender` clones: at 0 the channel is closed for receivers (once drained).
+        senders: usize,
+        /// Live `Receiver` clones: at 0 every `send` fails.
+        receivers: usize,
+    }
+
+    impl<T> Shared<T> {
+        /// No user code ever runs under this lock, so a poisoned lock still holds a consistent
+        /// queue: carry on with it rather than spreading the panic.
+        fn lock(&self) -> MutexGuard<'_, State<T>> {
+            self.state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+    }
+
+    impl<T> Sender<T> {
+        /// Puts `item` at the back of the queue, first waiting while the queue is full.
+        /// Returns `Err(item)` if every receiver has been dropped (before or during the wait).
+        pub fn send(&self, item: T) -> Result<(), T> {
+            let mut state = self.shared.lock();
+            // A `while`, not an `if`: a wakeup only means "look again".
+            while state.queue.len() >= state.capacity && state.receivers > 0 {
+                state = self
+                    .shared
+                    .not_full
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if state.receivers == 0 {
+                return Err(item);
+            }
+            state.queue.push_back(item);
+            drop(state);
+            // One new item: one waiting receiver can use it.
+            self.shared.not_empty.notify_one();
+            Ok(())
+        }
+    }
+
+    impl<T> Receiver<T> {
+        /// Takes the item at the front of the queue, first waiting while the queue is empty.
+        /// Returns `None` once every sender has been dropped and no item is left: the end of the
+        /// stream, for this worker and for every other one.
+        pub fn recv(&self) -> Option<T> {
+            let mut state = self.shared.lock();
+            loop {
+                if let Some(item) = state.queue.pop_front() {
+                    drop(state);
+                    // One free slot: one waiting sender can use it.
+                    self.shared.not_full.notify_one();
+                    return Some(item);
+                }
+                if state.senders == 0 {
+                    return None;
+                }
+                state = self
+                    .shared
+                    .not_empty
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
+
+    /// `for item in &receiver { .. }` receives until the channel is closed and drained.
+    impl<'a, T> IntoIterator for &'a Receiver<T> {
+        type Item = T;
+        type IntoIter = Iter<'a, T>;
+        fn into_iter(self) -> Iter<'a, T> {
+            Iter { receiver: self }
+        }
+    }
+
+    /// The iterator of `for item in &receiver`: calls [`Receiver::recv`] until it returns `None`.
+    pub struct Iter<'a, T> {
+        receiver: &'a Receiver<T>,
+    }
+
+    impl<T> Iterator for Iter<'_, T> {
+        type Item = T;
+        fn next(&mut self) -> Option<T> {
+            self.receiver.recv()
+        }
+    }
+
+    impl<T> Clone for Sender<T> {
+        fn clone(&self) -> Sender<T> {
+            self.shared.lock().senders += 1;
+            Sender {
+                shared: self.shared.clone(),
+            }
+        }
+    }
+
+    impl<T> Clone for Receiver<T> {
+        fn clone(&self) -> Receiver<T> {
+            self.shared.lock().receivers += 1;
+            Receiver {
+                shared: self.shared.clone(),
+            }
+        }
+    }
+
+    impl<T> Drop for Sender<T> {
+        fn drop(&mut self) {
+            let mut state = self.shared.lock();
+            state.senders -= 1;
+            let closed = state.senders == 0;
+            drop(state);
+            if closed {
+                // Every waiting receiver must wake up to see the end: notify_all, not notify_one.
+                self.shared.not_empty.notify_all();
+            }
+        }
+    }
+
+    impl<T> Drop for Receiver<T> {
+        fn drop(&mut self) {
+            let mut state = self.shared.lock();
+            state.receivers -= 1;
+            let gone = state.receivers == 0;
+            drop(state);
+            if gone {
+                // Senders blocked on a full queue would wait forever: wake them all to fail.
+                self.shared.not_full.notify_all();
+            }
+        }
+    }
+}
