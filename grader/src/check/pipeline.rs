@@ -283,12 +283,9 @@ pub fn evaluate(
             )
         })
         .collect();
-    Ok(Report::new(
-        lesson,
-        target.label.clone(),
-        build_error,
-        ordered,
-    ))
+    let mut report = Report::new(lesson, target.label.clone(), build_error, ordered);
+    report.protections = crate::check::sandbox::in_force().to_vec();
+    Ok(report)
 }
 
 fn shim_lint_run(name: &str, found: &[lint::Violation]) -> CheckRun {

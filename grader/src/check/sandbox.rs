@@ -148,6 +148,28 @@ pub fn missing(have: &[String]) -> Vec<&'static str> {
         .collect()
 }
 
+/// The line human reports show: which protections the checks had, and which this system lacks.
+pub fn describe(have: &[String]) -> Option<String> {
+    if !supported() {
+        return Some(
+            "sandbox: none on this system (Linux only): checks ran as plain processes".into(),
+        );
+    }
+    if have.is_empty() {
+        return Some("sandbox: none could be set up here: checks ran as plain processes".into());
+    }
+    let missing = missing(have);
+    Some(if missing.is_empty() {
+        format!("sandbox: {}", have.join(", "))
+    } else {
+        format!(
+            "sandbox: {} (missing here: {})",
+            have.join(", "),
+            missing.join(", ")
+        )
+    })
+}
+
 /// `grader __sandbox ...`: never returns.
 #[cfg(target_os = "linux")]
 pub fn launcher_main(args: &[std::ffi::OsString]) -> ! {
