@@ -108,7 +108,8 @@ fn attack() {
         match std::fs::OpenOptions::new().write(true).open(format!("/proc/self/fd/{fd}")) {
             Ok(mut f) => {
                 let _ = f.write_all(forged("").as_bytes());
-                eprintln!("route fd {fd}: wrote a forged record");
+                let what = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+                eprintln!("route fd {fd}: wrote a forged record to {}", what.display());
             }
             Err(e) if fd == 3 => eprintln!("route fd 3: {e}"),
             Err(_) => {}
