@@ -62,7 +62,7 @@ pub fn parse(text: &str) -> Result<Vec<CheckInfo>> {
 
 /// `true` for `#[cfg(loom)]`, `false` for `#[cfg(not(loom))]`.
 fn cfg_of(attrs: &[syn::Attribute]) -> Result<bool> {
-    for attr in attrs.iter().filter(|a| a.path().is_ident("cfg")) {
+    if let Some(attr) = attrs.iter().find(|a| a.path().is_ident("cfg")) {
         let text = attr
             .meta
             .require_list()?
