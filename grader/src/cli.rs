@@ -102,6 +102,10 @@ Re-running on the same folder re-grades only the submissions whose content chang
         /// Multiply every check's time limit (a slow or busy machine).
         #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
         timeout_scale: f64,
+        /// Refuse to grade unless every protection of the checks' sandbox is in force here
+        /// (namespaces, Landlock, rlimits...): for graded assignments.
+        #[arg(long)]
+        require_sandbox: bool,
     },
     /// Write a Gradescope autograder zip (setup.sh, run_autograder and the grader) for a lesson.
     GradescopePackage {
@@ -315,8 +319,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             force,
             timeout_scale,
+            require_sandbox,
         } => {
             let lesson = kit.curriculum.find(&lesson)?;
+            let missing = crate::check::sandbox::missing(crate::check::sandbox::in_force());
+            if require_sandbox && !missing.is_empty() {
+                anyhow::bail!(
+                    "--require-sandbox: this system does not allow every protection of the checks' sandbox (missing: {}); grade where unprivileged user namespaces and Landlock are available, or drop --require-sandbox",
+                    missing.join(", ")
+                );
+            }
             let budget = run::Budget {
                 timeout_scale,
                 ..run::Budget::default()

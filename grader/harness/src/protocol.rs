@@ -1,16 +1,25 @@
 //! The contract between the grader and a harness process.
 //!
-//! `harness list` prints a JSON array of [`CheckInfo`]. `harness run NAME` runs one check and, only if
-//! the check ran to its end, writes a [`RunRecord`] to the file named by [`RESULT_FILE_ENV`]. The
-//! record carries the nonce the grader passed in [`NONCE_ENV`], so a stray file or a process that
-//! exits early can never count as a pass.
+//! `harness run NAME` runs one check and, only if the check ran to its end, writes a [`RunRecord`]
+//! (one line of JSON) to the record channel: file descriptor [`RECORD_FD`], one end of a socket pair
+//! the grader made. The harness takes it as the very first thing in `main`, before any lesson code
+//! can run, and marks it close-on-exec; the lesson crate may not use `unsafe` (its manifest forbids
+//! it), and without `unsafe` nothing turns a descriptor number into a file, while a socket can't be
+//! reopened through `/proc/self/fd`. So the code under test can't write a record, and a process
+//! that exits early has written none. The grader reads the channel only after the check's whole
+//! process tree is gone, at most [`MAX_RECORD_BYTES`] of it.
+//!
+//! `harness list` prints a JSON array of [`CheckInfo`], for authors; the grader itself reads the
+//! checks from the kit's `checks.rs`, never from the binary under test.
 
 use serde::{Deserialize, Serialize};
 
-/// Where the harness writes its [`RunRecord`]. Removed from the environment before the check runs.
-pub const RESULT_FILE_ENV: &str = "GRADER_RESULT_FILE";
-/// A random token the record must echo. Removed from the environment before the check runs.
-pub const NONCE_ENV: &str = "GRADER_NONCE";
+/// The descriptor of the record channel in a harness process.
+pub const RECORD_FD: i32 = 3;
+/// The most the grader reads of the record channel; a longer one is no record.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// The most of each text field of a [`Finding`] the harness sends (the rest is cut).
+pub const MAX_FIELD_BYTES: usize = 16 << 10;
 
 /// The kinds of check, in the order the grader reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -95,7 +104,6 @@ pub struct Finding {
 /// What a harness process writes when a check ran to its end.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
-    pub nonce: String,
     pub name: String,
     pub passed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

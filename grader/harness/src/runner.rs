@@ -1,12 +1,13 @@
 //! The `main` of a generated harness: `list` the checks, or `run` one and write its record.
 
+use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::bounded::{is_todo, TODO_PANIC};
 use crate::check::Check;
-use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, NONCE_ENV, RESULT_FILE_ENV};
+use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, MAX_FIELD_BYTES, RECORD_FD};
 
 /// Panics seen in this process (message, location), the first few only.
 static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
@@ -14,6 +15,8 @@ const KEPT_PANICS: usize = 16;
 
 /// Entry point of every generated harness binary.
 pub fn main(checks: &[Check]) -> ! {
+    // First of all, before any lesson code can run: the record channel.
+    let channel = take_record_channel();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()
@@ -37,7 +40,7 @@ pub fn main(checks: &[Check]) -> ! {
             std::process::exit(0)
         }
         ["run", name] => match checks.iter().find(|c| c.name == *name) {
-            Some(check) => run_one(check),
+            Some(check) => run_one(check, channel),
             None => {
                 eprintln!("harness: no check named {name}");
                 std::process::exit(3)
@@ -50,10 +53,37 @@ pub fn main(checks: &[Check]) -> ! {
     }
 }
 
-/// Where and how this process reports, read from the environment before any lesson code runs.
+/// The record channel the grader passed as fd [`RECORD_FD`], if it is a socket: taken out of reach
+/// of any process the check starts (close-on-exec). Without one (a harness run by hand) the record
+/// goes to stdout.
+fn take_record_channel() -> Option<std::fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::FromRawFd;
+        // SAFETY: fstat and fcntl on a descriptor number only read and set its flags; the fd is
+        // owned from here on by the File, and nothing else in this process knows it.
+        unsafe {
+            let mut stat: libc::stat = std::mem::zeroed();
+            if libc::fstat(RECORD_FD, &mut stat) != 0
+                || stat.st_mode & libc::S_IFMT != libc::S_IFSOCK
+            {
+                return None;
+            }
+            if libc::fcntl(RECORD_FD, libc::F_SETFD, libc::FD_CLOEXEC) != 0 {
+                return None;
+            }
+            Some(std::fs::File::from_raw_fd(RECORD_FD))
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Where and how this process reports, set up before any lesson code runs.
 struct Reporter {
-    result_file: Option<std::ffi::OsString>,
-    nonce: String,
+    channel: Option<Mutex<std::fs::File>>,
     name: &'static str,
     kind: Kind,
     started: Instant,
@@ -62,16 +92,18 @@ struct Reporter {
 impl Reporter {
     fn write(&self, finding: Option<Finding>) {
         let record = RunRecord {
-            nonce: self.nonce.clone(),
             name: self.name.to_string(),
             passed: finding.is_none(),
-            finding,
+            finding: finding.map(capped),
             duration_ms: self.started.elapsed().as_millis() as u64,
         };
-        match &self.result_file {
-            Some(path) => {
-                let text = serde_json::to_string(&record).expect("record serializes");
-                if let Err(e) = std::fs::write(path, text) {
+        match &self.channel {
+            Some(channel) => {
+                // One line per record; the grader takes the last one (a model check may write its
+                // first panic at once, then the end of the check).
+                let text = serde_json::to_string(&record).expect("record serializes") + "\n";
+                let mut channel = channel.lock().unwrap_or_else(|e| e.into_inner());
+                if let Err(e) = channel.write_all(text.as_bytes()) {
                     eprintln!("harness: cannot write the result: {e}");
                     std::process::exit(4);
                 }
@@ -84,21 +116,34 @@ impl Reporter {
     }
 }
 
-fn run_one(check: &Check) -> ! {
-    // Take the protocol variables out of the environment before any lesson code runs, so the code
-    // under test can't find the result file or the nonce by reading its environment.
+/// A finding cut to a size the grader accepts (a panic message can be anything).
+fn capped(mut finding: Finding) -> Finding {
+    for text in [
+        &mut finding.property,
+        &mut finding.observed,
+        &mut finding.why,
+        &mut finding.fix,
+        &mut finding.detail,
+    ] {
+        if text.len() > MAX_FIELD_BYTES {
+            let mut end = MAX_FIELD_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push_str(" [cut]");
+        }
+    }
+    finding
+}
+
+fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
     let reporter = Arc::new(Reporter {
-        result_file: std::env::var_os(RESULT_FILE_ENV),
-        nonce: std::env::var(NONCE_ENV).unwrap_or_default(),
+        channel: channel.map(Mutex::new),
         name: check.name,
         kind: check.kind,
         started: Instant::now(),
     });
-    // SAFETY: no other thread exists yet in this process.
-    unsafe {
-        std::env::remove_var(RESULT_FILE_ENV);
-        std::env::remove_var(NONCE_ENV);
-    }
 
     let default_hook = panic::take_hook();
     let hook_reporter = reporter.clone();

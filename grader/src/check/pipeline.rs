@@ -6,9 +6,9 @@ use anyhow::Result;
 use grader_harness::protocol::{CheckInfo, Finding, Kind};
 
 use crate::check::harness::{self, BuildFailure, Built, Mode};
-use crate::check::lint;
 use crate::check::run::{self, Budget, CheckRun, Job, Status};
 use crate::check::target::Target;
+use crate::check::{declared, lint};
 use crate::curriculum::{Lesson, PlannedCheck};
 use crate::kit::Kit;
 use crate::report::Report;
@@ -160,7 +160,10 @@ pub fn evaluate(
             .collect()
     });
     let mut build_failures = Vec::new();
-    let mut harnesses: Vec<(Mode, Built, Vec<CheckInfo>)> = Vec::new();
+    // What each check is (kind, time limit) comes from the kit's checks.rs, never from the binary
+    // under test.
+    let declared = declared::read(&kit.checks_file(lesson))?;
+    let mut harnesses: Vec<(Mode, Built)> = Vec::new();
     for (mode, result) in builds {
         match result? {
             Ok(built) => {
@@ -169,8 +172,7 @@ pub fn evaluate(
                     seconds: built.duration.as_secs_f64(),
                     ok: true,
                 });
-                let infos = run::list(&built.harness)?;
-                harnesses.push((mode, built, infos));
+                harnesses.push((mode, built));
             }
             Err(failure) => {
                 on_event(Event::Built {
@@ -195,8 +197,11 @@ pub fn evaluate(
         } else {
             Mode::Std
         };
-        if let Some((_, built, infos)) = harnesses.iter().find(|(m, _, _)| *m == mode) {
-            match infos.iter().find(|i| i.name == check.name) {
+        if let Some((_, built)) = harnesses.iter().find(|(m, _)| *m == mode) {
+            match declared
+                .iter()
+                .find(|i| i.name == check.name && i.kind == check.kind)
+            {
                 Some(info) => jobs.push(Job {
                     harness: &built.harness,
                     info: info.clone(),
@@ -278,12 +283,9 @@ pub fn evaluate(
             )
         })
         .collect();
-    Ok(Report::new(
-        lesson,
-        target.label.clone(),
-        build_error,
-        ordered,
-    ))
+    let mut report = Report::new(lesson, target.label.clone(), build_error, ordered);
+    report.protections = crate::check::sandbox::in_force().to_vec();
+    Ok(report)
 }
 
 fn shim_lint_run(name: &str, found: &[lint::Violation]) -> CheckRun {

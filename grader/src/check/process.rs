@@ -122,8 +122,11 @@ pub fn run(mut command: Command, limits: &Limits) -> std::io::Result<Finished> {
     // Whatever the child left running in its group goes too.
     kill_group(child.id());
     let elapsed = started.elapsed();
-    let (stdout, t1) = out_reader.join().unwrap_or_default();
-    let (stderr, t2) = err_reader.join().unwrap_or_default();
+    // Read to the end, but not forever: a process that escaped the child (outside a sandbox, a
+    // double fork) may still hold the pipes open. What it printed so far is kept.
+    let deadline = Instant::now() + PIPE_GRACE;
+    let (stdout, t1) = out_reader.finish(deadline);
+    let (stderr, t2) = err_reader.finish(deadline);
     Ok(Finished {
         status,
         timed_out,
@@ -225,16 +228,37 @@ fn usage_of_tree(pid: u32) -> Usage {
     usage
 }
 
+/// How long the output pipes may stay open once the child has ended.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// A pipe read on its own thread: what it kept so far, and whether it reached the end.
+struct Capture {
+    kept: Arc<std::sync::Mutex<(Vec<u8>, bool)>>,
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
+impl Capture {
+    /// What was read, once the pipe ended or at `deadline`, whichever comes first.
+    fn finish(self, deadline: Instant) -> (Vec<u8>, bool) {
+        let _ = self
+            .ended
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        (kept.0.clone(), kept.1)
+    }
+}
+
 /// Reads a pipe to its end on a thread, keeping the first `cap` bytes and adding every byte read
 /// to `printed`.
 fn capture<R: Read + Send + 'static>(
     pipe: Option<R>,
     cap: usize,
     printed: Arc<AtomicU64>,
-) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
+) -> Capture {
+    let kept = Arc::new(std::sync::Mutex::new((Vec::new(), false)));
+    let (tx, ended) = std::sync::mpsc::channel();
+    let shared = kept.clone();
     std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut truncated = false;
         if let Some(mut pipe) = pipe {
             let mut buf = [0u8; 64 * 1024];
             loop {
@@ -242,15 +266,17 @@ fn capture<R: Read + Send + 'static>(
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         printed.fetch_add(n as u64, Ordering::Relaxed);
-                        let room = cap.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
-                        truncated |= n > room;
+                        let mut kept = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        let room = cap.saturating_sub(kept.0.len());
+                        kept.0.extend_from_slice(&buf[..n.min(room)]);
+                        kept.1 |= n > room;
                     }
                 }
             }
         }
-        (kept, truncated)
-    })
+        let _ = tx.send(());
+    });
+    Capture { kept, ended }
 }
 
 /// Describes how a child ended, for a learner: "exited with code 3", "killed by signal 6 (SIGABRT)".

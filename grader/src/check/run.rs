@@ -1,18 +1,17 @@
 //! Running checks: each in its own process, under its own time limit, and only a record the harness
 //! wrote at the end of the check counts as a result.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use grader_harness::protocol::{CheckInfo, Finding, Kind, RunRecord, NONCE_ENV, RESULT_FILE_ENV};
+use grader_harness::protocol::{CheckInfo, Finding, Kind, RunRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::check::process::{self, describe_exit, Exceeded, Limits};
+use crate::check::record::{self, Channel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -189,15 +188,18 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
             )
         }
     };
-    let result_file = scratch.path().join("result.json");
-    let nonce = nonce();
-    let mut command = Command::new(job.harness);
-    command
-        .args(["run", &info.name])
-        .env(RESULT_FILE_ENV, &result_file)
-        .env(NONCE_ENV, &nonce)
-        .env("RUST_BACKTRACE", "0")
-        .current_dir(scratch.path());
+    let channel = match Channel::new() {
+        Ok(c) => c,
+        Err(e) => {
+            return crash(
+                Finding::new("the grader can run the check")
+                    .observed(format!("no record channel: {e}")),
+                String::new(),
+                Duration::ZERO,
+            )
+        }
+    };
+    let command = record::command(job.harness, &info.name, scratch.path(), &channel, budget);
     let limits = Limits {
         timeout,
         memory_bytes: Some(budget.memory_bytes),
@@ -280,11 +282,25 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
         };
         return crash(finding, output, finished.elapsed);
     }
-    let record = std::fs::read(&result_file)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok());
+    // The whole process tree is gone (the sandbox's PID namespace ended with its init): only now
+    // is the channel read to its end.
+    let received = channel.finish();
+    if crate::check::sandbox::supported() && received.protections.is_none() {
+        return crash(
+            Finding::new("the check runs in the grader's sandbox")
+                .observed(format!(
+                    "the sandbox did not start: its launcher {}",
+                    describe_exit(finished.status)
+                ))
+                .why("The grader runs every check in a sandbox it sets up itself; this one could not be set up, so the check did not run.")
+                .fix("Read the captured output below; `grader check` on another machine, or report it to the course staff."),
+            output,
+            finished.elapsed,
+        );
+    }
+    let record: Option<RunRecord> = received.record;
     match record {
-        Some(record) if record.nonce == nonce && record.name == info.name => CheckRun {
+        Some(record) if record.name == info.name => CheckRun {
             name: info.name.clone(),
             kind: info.kind,
             status: if record.passed {
@@ -343,16 +359,4 @@ fn first_panic_line(output: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn nonce() -> String {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
 }

@@ -20,6 +20,9 @@ pub struct Report {
     pub score: u32,
     pub max_score: u32,
     pub checks: Vec<CheckReport>,
+    /// The sandbox protections the checks ran under (see check/sandbox.rs); empty: none.
+    #[serde(default)]
+    pub protections: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +90,7 @@ impl Report {
             score: checks.iter().map(|c| c.points).sum(),
             max_score: checks.iter().map(|c| c.max_points).sum(),
             checks,
+            protections: Vec::new(),
         }
     }
 
@@ -201,6 +205,9 @@ pub fn print_human(out: &mut dyn Write, report: &Report, lesson: &Lesson) -> std
         .count();
     let style = if report.passed { OK } else { BAD };
     writeln!(out)?;
+    if let Some(line) = crate::check::sandbox::describe(&report.protections) {
+        writeln!(out, "{DIM}{line}{DIM:#}")?;
+    }
     if report.passed {
         writeln!(
             out,

@@ -1,0 +1,334 @@
+//! Hostile lesson-01 submissions against the real grader: each is a racy counter (`load` then
+//! `store`) that also attacks the grader, and each must get only what its wrong code earns.
+//!
+//! The network attack connects to 10.255.255.1:9 only where the sandbox's empty network namespace
+//! is in force (it then fails at once, sending nothing); otherwise that test is skipped.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{check, check_json, grader, submission};
+
+/// The solution with a lost-update counter, and `attack();` run by every `Counter::new()`.
+fn hostile(name: &str, attack: &str) -> std::path::PathBuf {
+    submission(
+        "01-race-fix",
+        name,
+        |lib| {
+            let racy = lib.replace(
+                "    pub fn increment(&self) {\n        self.value.fetch_add(1, Ordering::Relaxed);",
+                "    pub fn increment(&self) {\n        let v = self.value.load(Ordering::Relaxed);\n        self.value.store(v + 1, Ordering::Relaxed);",
+            );
+            assert_ne!(
+                racy, lib,
+                "the solution's increment changed: update this test"
+            );
+            let hooked = racy.replacen(
+                "    pub fn new() -> Counter {\n",
+                "    pub fn new() -> Counter {\n        attack();\n",
+                1,
+            );
+            assert_ne!(hooked, racy);
+            format!("{hooked}\n{attack}\n")
+        },
+        &[],
+    )
+}
+
+const COUNTER_CHECKS: [&str; 5] = [
+    "counter_one_thread",
+    "counter_increments_8_threads",
+    "counter_add_8_threads",
+    "counter_two_increments",
+    "counter_add_races",
+];
+const OTHER_CHECKS: [&str; 6] = [
+    "ids_one_thread",
+    "ids_unique_8_threads",
+    "ids_two_threads",
+    "seen_set_one_thread",
+    "seen_set_one_winner_8_threads",
+    "seen_set_two_threads",
+];
+
+/// The sandbox's protections here, from the launcher's probe.
+fn protections() -> Vec<String> {
+    let out = grader()
+        .args([
+            "__sandbox",
+            "--scratch",
+            "/tmp",
+            "--max-tasks",
+            "64",
+            "--",
+            "--probe",
+        ])
+        .output()
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    line["protections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn all_output(report: &serde_json::Value) -> String {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{}\n{}\n", c["message"], c["output"].as_str().unwrap_or("")))
+        .collect()
+}
+
+const FORGER: &str = r#"
+/// Tries every way there was to hand the grader a passing record, then ends the process.
+fn attack() {
+    use std::io::Write;
+    let forged = |nonce: &str| {
+        format!("{{\"nonce\":\"{nonce}\",\"name\":\"counter_increments_8_threads\",\"passed\":true,\"duration_ms\":1}}\n")
+    };
+    match (std::env::var("GRADER_RESULT_FILE"), std::env::var("GRADER_NONCE")) {
+        (Ok(path), Ok(nonce)) => {
+            let _ = std::fs::write(&path, forged(&nonce));
+            eprintln!("route env: forged {path}");
+        }
+        _ => eprintln!("route env: no result file or nonce in the environment"),
+    }
+    match std::fs::read("/proc/self/environ") {
+        Ok(bytes) => eprintln!("route environ: read {} bytes", bytes.len()),
+        Err(e) => eprintln!("route environ: {e}"),
+    }
+    for fd in 3..12 {
+        match std::fs::OpenOptions::new().write(true).open(format!("/proc/self/fd/{fd}")) {
+            Ok(mut f) => {
+                let _ = f.write_all(forged("").as_bytes());
+                let what = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+                eprintln!("route fd {fd}: wrote a forged record to {}", what.display());
+            }
+            Err(e) if fd == 3 => eprintln!("route fd 3: {e}"),
+            Err(_) => {}
+        }
+    }
+    let _ = std::fs::write("result.json", forged(""));
+    eprintln!("route exit: forged records written, exiting with 0");
+    std::process::exit(0);
+}
+"#;
+
+#[test]
+fn a_forged_record_counts_for_nothing_by_any_route() {
+    let dir = hostile("hostile-forger", FORGER);
+    let (code, report) = check_json("01", &dir, &[]);
+    assert_eq!(code, 1, "{report}");
+    for name in COUNTER_CHECKS {
+        let c = check(&report, name);
+        assert_ne!(c["status"], "pass", "{c}");
+        assert_eq!(c["points"], 0, "{c}");
+    }
+    for name in OTHER_CHECKS {
+        assert_eq!(check(&report, name)["status"], "pass", "{name}");
+    }
+    let unit = check(&report, "counter_one_thread");
+    assert_eq!(unit["status"], "crash", "{unit}");
+    let output = unit["output"].as_str().unwrap();
+    assert!(
+        output.contains("route env: no result file or nonce"),
+        "{output}"
+    );
+    if protections().iter().any(|p| p == "landlock") {
+        assert!(
+            output.contains("route environ: Permission denied"),
+            "{output}"
+        );
+    }
+    // A socket can't be reopened through /proc: ENXIO.
+    assert!(
+        output.contains("route fd 3: No such device or address"),
+        "{output}"
+    );
+    assert!(!output.contains("route fd 3: wrote"), "{output}");
+    assert!(output.contains("route exit"), "{output}");
+}
+
+#[test]
+fn unsafe_code_and_constructors_are_refused_at_build_time() {
+    let dir = hostile(
+        "hostile-unsafe",
+        r#"
+#[link_section = ".init_array"]
+pub static BEFORE_MAIN: extern "C" fn() = before_main;
+extern "C" fn before_main() {}
+
+fn attack() {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    let mut channel = unsafe { std::fs::File::from_raw_fd(3) };
+    let _ = channel.write_all(b"{\"name\":\"counter_one_thread\",\"passed\":true,\"duration_ms\":1}\n");
+}
+"#,
+    );
+    let (code, report) = check_json("01", &dir, &["--kind", "unit"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["build"]["status"], "error");
+    let message = report["build"]["message"].as_str().unwrap();
+    assert!(message.contains("usage of an `unsafe` block"), "{message}");
+    assert!(message.contains("link_section"), "{message}");
+    assert_eq!(report["score"], 0, "{report}");
+}
+
+const ESCAPEE: &str = r#"
+/// Double-forks a copy of the harness that blocks forever holding the grader's output pipes, in a
+/// process group of its own; its environment carries a marker the test looks for.
+fn attack() {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::args_os().next().unwrap();
+    match std::env::var("HOSTILE_STAGE").as_deref() {
+        Ok("sleeper") => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let _ = listener.accept(); // nobody ever connects
+        }
+        Ok("middle") => {
+            let _ = std::process::Command::new(&exe)
+                .args(["run", "counter_one_thread"])
+                .env("HOSTILE_STAGE", "sleeper")
+                .process_group(0)
+                .spawn();
+            std::process::exit(0);
+        }
+        _ => {
+            let _ = std::process::Command::new(&exe)
+                .args(["run", "counter_one_thread"])
+                .env("HOSTILE_STAGE", "middle")
+                .env("HOSTILE_MARKER", "grader-test-escapee-5c1e")
+                .status();
+        }
+    }
+}
+"#;
+
+/// Processes whose environment holds `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(env) = std::fs::read(entry.path().join("environ")) {
+            if String::from_utf8_lossy(&env).contains(marker) {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_double_forked_sleeper_neither_stalls_nor_survives_the_grader() {
+    let marker = "grader-test-escapee-5c1e";
+    let dir = hostile("hostile-escapee", ESCAPEE);
+    let started = Instant::now();
+    let (code, report) = check_json("01", &dir, &["--kind", "unit,stress"]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{report}");
+    // The lost updates fail; the rest of its code earns what it earns.
+    assert_eq!(
+        check(&report, "counter_increments_8_threads")["status"],
+        "fail"
+    );
+    for name in [
+        "counter_one_thread",
+        "ids_one_thread",
+        "seen_set_one_winner_8_threads",
+    ] {
+        assert_eq!(check(&report, name)["status"], "pass", "{name}: {report}");
+    }
+    // The sleepers would block forever; the grader did not wait for their pipes.
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = processes_with(marker);
+    assert!(left.is_empty(), "still running after the grader: {left:?}");
+}
+
+const SNOOPER: &str = r#"
+/// Looks for what a check must not reach: the network, the reference solution, the grader's
+/// environment. Safe by construction: the TCP connect is tried only when even a route lookup to
+/// that address fails (an empty network namespace), so no packet ever leaves the machine.
+fn attack() {
+    let target = "10.255.255.1:9";
+    let routed = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| s.connect(target));
+    match routed {
+        Ok(()) => eprintln!("network: a route exists: not trying"),
+        Err(_) => {
+            let addr: std::net::SocketAddr = target.parse().unwrap();
+            match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)) {
+                Ok(_) => eprintln!("network: connected to {target}"),
+                Err(e) => eprintln!("network: {e}"),
+            }
+        }
+    }
+    // The kit's root, from where the grader compiled this crate.
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let kit = here.ancestors().find(|a| a.join("curriculum.toml").is_file()).unwrap();
+    match std::fs::read_to_string(kit.join("solutions/01-race-fix/src/lib.rs")) {
+        Ok(text) => eprintln!("solution: {}", text.lines().next().unwrap_or_default()),
+        Err(e) => eprintln!("solution: {e}"),
+    }
+    match std::fs::read_to_string(kit.join("curriculum.toml")) {
+        Ok(_) => eprintln!("curriculum: read"),
+        Err(e) => eprintln!("curriculum: {e}"),
+    }
+    match std::fs::read("/proc/1/environ") {
+        Ok(_) => eprintln!("init's environment: read"),
+        Err(e) => eprintln!("init's environment: {e}"),
+    }
+}
+"#;
+
+#[test]
+fn the_network_and_the_kit_are_out_of_reach() {
+    let have = protections();
+    let dir = hostile("hostile-snooper", SNOOPER);
+    if !have.iter().any(|p| p == "net-ns") || !have.iter().any(|p| p == "landlock") {
+        eprintln!("skipped: this system's sandbox lacks net-ns or landlock ({have:?})");
+        return;
+    }
+    let (code, report) = check_json("01", &dir, &["--kind", "unit,stress"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        check(&report, "counter_increments_8_threads")["status"],
+        "fail"
+    );
+    for name in [
+        "counter_one_thread",
+        "ids_unique_8_threads",
+        "seen_set_one_thread",
+    ] {
+        assert_eq!(check(&report, name)["status"], "pass", "{name}: {report}");
+    }
+    let output = all_output(&report);
+    assert!(
+        output.contains("network: Network is unreachable"),
+        "{output}"
+    );
+    assert!(output.contains("solution: Permission denied"), "{output}");
+    assert!(output.contains("curriculum: Permission denied"), "{output}");
+    assert!(
+        output.contains("init's environment: Permission denied"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("Lesson 01, reference solution"),
+        "{output}"
+    );
+    assert_eq!(
+        report["protections"].as_array().map(|a| a.len()),
+        Some(have.len())
+    );
+}
