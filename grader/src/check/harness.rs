@@ -198,7 +198,7 @@ fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &s
     let manifest_path = kit.manifest(lesson);
     let manifest = std::fs::read_to_string(&manifest_path)
         .with_context(|| format!("cannot read the kit's manifest {}", manifest_path.display()))?;
-    let manifest_table: toml::Table = toml::from_str(&manifest)
+    let mut manifest_table: toml::Table = toml::from_str(&manifest)
         .with_context(|| format!("{} is malformed", manifest_path.display()))?;
     let package_name = manifest_table
         .get("package")
@@ -206,6 +206,11 @@ fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &s
         .and_then(|n| n.as_str())
         .with_context(|| format!("{} names no package", manifest_path.display()))?
         .to_string();
+    // Whatever the lesson's manifest says, the crate under test may not use `unsafe`: no code
+    // before `main` (`link_section`, `no_mangle`, `global_asm!`), no raw descriptors, so nothing
+    // that could reach the harness's record channel.
+    forbid_unsafe(&mut manifest_table);
+    let manifest = toml::to_string(&manifest_table)?;
     write_if_changed(&crate_dir.join("Cargo.toml"), manifest.as_bytes())?;
     let shim = kit.shim(lesson)?;
     let mut wanted = vec![PathBuf::from("sync.rs")];
@@ -290,6 +295,21 @@ unexpected_cfgs = {{ level = "allow" }}
     Ok(())
 }
 
+/// Sets `[lints.rust] unsafe_code = "forbid"` in a lesson crate's manifest.
+fn forbid_unsafe(manifest: &mut toml::Table) {
+    let lints = manifest
+        .entry("lints")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(lints) = lints {
+        let rust = lints
+            .entry("rust")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(rust) = rust {
+            rust.insert("unsafe_code".into(), toml::Value::String("forbid".into()));
+        }
+    }
+}
+
 fn path_dep(path: &Path) -> toml::Table {
     let mut t = toml::Table::new();
     t.insert(
@@ -346,4 +366,23 @@ pub fn tail(text: &str, max: usize) -> String {
         start += 1;
     }
     format!("...{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_crate_under_test_never_gets_unsafe_whatever_its_manifest_says() {
+        for text in [
+            "[package]\nname = \"x\"\n",
+            "[package]\nname = \"x\"\n[lints.rust]\nunsafe_code = \"allow\"\n",
+            "[package]\nname = \"x\"\n[lints.clippy]\nall = \"warn\"\n",
+        ] {
+            let mut manifest: toml::Table = toml::from_str(text).unwrap();
+            super::forbid_unsafe(&mut manifest);
+            assert_eq!(
+                manifest["lints"]["rust"]["unsafe_code"].as_str(),
+                Some("forbid")
+            );
+        }
+    }
 }
