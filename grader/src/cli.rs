@@ -10,12 +10,12 @@ use crate::author::verify;
 use crate::check::pipeline::{self as evaluate, Options};
 use crate::check::run;
 use crate::check::target::Target;
-use crate::class::{grade, gradebook, submissions};
+use crate::class::{grade, submissions};
 use crate::curriculum;
 use crate::kit::Kit;
 use crate::learner::{journey, live, progress, watch};
 use crate::platforms;
-use crate::report;
+use crate::report::{self, Format};
 
 #[derive(Parser)]
 #[command(
@@ -64,7 +64,9 @@ enum Command {
         /// Check the crate in DIR (a learner's crate folder, or a copy of the whole kit).
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
+        /// How to print the report: human, json (grader/schema/report.schema.json), markdown,
+        /// junit, gradescope (Gradescope's results.json).
+        #[arg(long, default_value = "human", value_parser = Format::parser(Format::CHECK))]
         format: Format,
         /// Checks run at once (timing checks always run alone). Default: the number of cores.
         #[arg(long, short)]
@@ -93,9 +95,10 @@ Re-running on the same folder re-grades only the submissions whose content chang
         /// Where to write the outputs (default: a new folder grades-LESSON-TIME here).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Which outputs to write (comma-separated; default: all).
-        #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
-        format: Vec<gradebook::Output>,
+        /// Which outputs to write (comma-separated; default: all): csv (gradebook.csv), json
+        /// (report.json), junit (junit.xml), markdown or md (feedback/ID.md).
+        #[arg(long, value_delimiter = ',', value_name = "FORMATS", value_parser = Format::parser(Format::GRADE))]
+        format: Vec<Format>,
         /// Re-grade every submission, even those unchanged since an earlier run.
         #[arg(long)]
         force: bool,
@@ -192,14 +195,6 @@ Re-running on the same folder re-grades only the submissions whose content chang
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Human,
-    Json,
-    /// Gradescope's results.json.
-    Gradescope,
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     live::handle_ctrl_c();
@@ -251,7 +246,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let target = match target {
                 Ok(target) => target,
                 Err(e) if format == Format::Gradescope => {
-                    let results = platforms::gradescope_unreadable(lesson, &e);
+                    let error = format!("{e:#}");
+                    let results =
+                        report::gradescope::unreadable(&lesson.dir_name(), &lesson.title, &error);
                     writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
                     return Ok(ExitCode::from(1));
                 }
@@ -286,13 +283,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (recorded, progress)
             });
             match format {
-                Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+                Format::Json => writeln!(out, "{}", report::json::report(&report))?,
+                Format::Markdown => write!(
+                    out,
+                    "{}",
+                    report::markdown::feedback(&report, &report.target)
+                )?,
+                Format::Junit => {
+                    let now = chrono::Local::now().fixed_offset();
+                    writeln!(out, "{}", report::junit::report(&report, now))?
+                }
+                Format::Csv => anyhow::bail!(
+                    "`grader check` prints no csv: `grader grade` writes the gradebook"
+                ),
                 Format::Gradescope => {
-                    let results = platforms::gradescope(&report, lesson, started.elapsed());
+                    let elapsed = started.elapsed().as_secs_f64().round() as u64;
+                    let results = report::gradescope::results(&report, elapsed);
                     writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?
                 }
                 Format::Human => {
-                    report::print_human(&mut out, &report, lesson)?;
+                    report::human::report(&mut out, &report)?;
                     if let Some((recorded, progress)) = &recorded {
                         journey::after_check(
                             &mut out,
@@ -339,7 +349,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 budget,
                 out: out_dir.unwrap_or_else(|| grade::default_out_dir(lesson)),
                 outputs: if format.is_empty() {
-                    gradebook::Output::ALL.to_vec()
+                    Format::GRADE.to_vec()
                 } else {
                     format
                 },

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{check, check_json, grader, kit_root, submission};
+use common::{assert_valid_report, check, check_json, grader, kit_root, submission};
 use predicates::prelude::*;
 
 /// Points of every check of lesson 01, from curriculum.toml (the source of truth for scores).
@@ -37,7 +37,10 @@ fn solution_passes_with_a_json_report_of_the_documented_shape() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid_report(&report);
     assert_eq!(report["lesson"], "01-race-fix");
+    assert_eq!(report["lesson_number"], 1);
+    assert_eq!(report["slug"], "race-fix");
     assert_eq!(report["target"], "solutions/01-race-fix");
     assert_eq!(report["build"]["status"], "ok");
     assert_eq!(report["passed"], true);
@@ -129,6 +132,12 @@ fn a_crate_that_does_not_compile_gets_the_compiler_message_and_exit_1() {
     assert!(message.contains("does-not-compile/src/lib.rs"), "{message}");
     assert_eq!(report["passed"], false);
     assert_eq!(check(&report, "counter_one_thread")["status"], "skipped");
+    assert_eq!(
+        check(&report, "counter_one_thread")["skip_reason"],
+        "build_failed"
+    );
+    let summary = report["build"]["summary"].as_str().unwrap();
+    assert!(message.starts_with(summary), "{summary}");
 }
 
 #[test]
@@ -252,6 +261,10 @@ fn a_submission_that_bypasses_the_shim_fails_lint_and_its_model_checks_are_not_r
     );
     assert_eq!(check(&report, "seen_set_two_threads")["status"], "skipped");
     assert_eq!(
+        check(&report, "seen_set_two_threads")["skip_reason"],
+        "shim_bypassed"
+    );
+    assert_eq!(
         check(&report, "counter_increments_8_threads")["status"],
         "pass"
     );
@@ -284,4 +297,54 @@ fn human_output_is_plain_without_a_terminal_or_with_no_color() {
         "escape codes in non-terminal output"
     );
     assert!(text.contains("Score"), "{text}");
+}
+
+#[test]
+fn check_prints_every_format_it_accepts_and_refuses_the_class_ones() {
+    let run = |format: &str| {
+        grader()
+            .args([
+                "check",
+                "01",
+                "--solution",
+                "--kind",
+                "lint",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run("junit");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = String::from_utf8(out.stdout).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
+    let case = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testcase"))
+        .expect("a testcase");
+    assert_eq!(case.attribute("name"), Some("uses_sync_shim"), "{xml}");
+
+    let out = run("md");
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        md.contains("| lint | `uses_sync_shim` | ✅ pass | "),
+        "{md}"
+    );
+
+    // Only lint ran, so nothing was built.
+    let out = run("json");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid_report(&report);
+    assert_eq!(report["build"]["status"], "not_needed");
+
+    let out = run("csv");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
 }

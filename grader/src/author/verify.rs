@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::check::harness;
 use crate::check::pipeline::{self, Options};
-use crate::check::run::{self, Status};
+use crate::check::run;
 use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
@@ -235,7 +235,7 @@ pub fn verify(
         )?;
         let failing: Vec<String> = report
             .failed()
-            .map(|c| format!("{} ({:?})", c.name, c.status).to_lowercase())
+            .map(|c| format!("{} ({})", c.name, c.status))
             .collect();
         rows.push(Row {
             lesson: lesson.dir_name(),
@@ -246,7 +246,7 @@ pub fn verify(
             } else {
                 format!("failed: {}", failing.join(", "))
             },
-            ok: failing.is_empty() && report.build.status == "ok",
+            ok: failing.is_empty() && !report.build.failed(),
         });
 
         let report = pipeline::evaluate(
@@ -296,18 +296,15 @@ pub fn verify(
             let outcomes: Vec<String> = report
                 .checks
                 .iter()
-                .map(|c| format!("{} {:?}", c.name, c.status).to_lowercase())
+                .map(|c| format!("{} {}", c.name, c.status))
                 .collect();
             let caught = !report.checks.is_empty()
-                && report
-                    .checks
-                    .iter()
-                    .all(|c| matches!(c.status, Status::Fail | Status::Timeout | Status::Crash));
+                && report.checks.iter().all(|c| c.status.ran_and_failed());
             rows.push(Row {
                 lesson: lesson.dir_name(),
                 subject: format!("variant {}", variant.name),
                 expected: format!("caught by {}", variant.caught_by.join(", ")),
-                observed: match (report.build.status == "ok", caught) {
+                observed: match (!report.build.failed(), caught) {
                     (true, true) => outcomes.join(", "),
                     (true, false) => format!("{} -- missed: {}", outcomes.join(", "), variant.bug),
                     (false, _) => "did not build".into(),

@@ -6,12 +6,12 @@ use anyhow::Result;
 use grader_harness::protocol::{CheckInfo, Finding, Kind};
 
 use crate::check::harness::{self, BuildFailure, Built, Mode};
-use crate::check::run::{self, Budget, CheckRun, Job, Status};
+use crate::check::run::{self, Budget, CheckRun, Job, Skip, Status};
 use crate::check::target::Target;
 use crate::check::{declared, lint};
 use crate::curriculum::{Lesson, PlannedCheck};
 use crate::kit::Kit;
-use crate::report::Report;
+use crate::report::{Build, Report};
 
 /// The one lint check every lesson has.
 pub const SHIM_LINT: &str = "uses_sync_shim";
@@ -89,6 +89,7 @@ pub fn evaluate(
             CheckRun::skipped(
                 &check.name,
                 Kind::Lint,
+                Skip::UnknownLint,
                 Finding::new("the kit knows this lint").observed(format!(
                     "no lint named `{}`: curriculum.toml is wrong",
                     check.name
@@ -107,7 +108,8 @@ pub fn evaluate(
             let run = CheckRun::skipped(
                 &check.name,
                 check.kind,
-                Finding::new("the check ran").observed(run::FAIL_FAST_SKIP),
+                Skip::FailFast,
+                Skip::fail_fast_finding(),
             );
             runs.insert(check.name.clone(), run);
         }
@@ -117,6 +119,7 @@ pub fn evaluate(
             let run = CheckRun::skipped(
                 &check.name,
                 Kind::Model,
+                Skip::ShimBypassed,
                 Finding::new("the model checker can see the code's synchronization")
                     .observed("not run: the code uses std's primitives directly (see the lint check), and loom can't see those, so this check could only pass without checking anything")
                     .fix("Reach every primitive through crate::sync, then check again."),
@@ -207,20 +210,18 @@ pub fn evaluate(
                     info: info.clone(),
                 }),
                 None => {
-                    let run = CheckRun {
-                        status: Status::Crash,
-                        ..CheckRun::skipped(
-                            &check.name,
-                            check.kind,
-                            Finding::new(
-                                "the lesson's checks define every check curriculum.toml lists",
-                            )
-                            .observed(format!(
-                                "checks.rs has no {} check named `{}` (a kit error)",
-                                check.kind, check.name
-                            )),
+                    let run = CheckRun::skipped(
+                        &check.name,
+                        check.kind,
+                        Skip::NotInChecks,
+                        Finding::new(
+                            "the lesson's checks define every check curriculum.toml lists",
                         )
-                    };
+                        .observed(format!(
+                            "checks.rs has no {} check named `{}` (a kit error)",
+                            check.kind, check.name
+                        )),
+                    );
                     runs.insert(check.name.clone(), run);
                 }
             }
@@ -234,6 +235,7 @@ pub fn evaluate(
                 CheckRun::skipped(
                     &check.name,
                     check.kind,
+                    Skip::BuildFailed,
                     Finding::new("the crate builds").observed(why),
                 ),
             );
@@ -267,13 +269,20 @@ pub fn evaluate(
         runs.insert(run.name.clone(), run);
     }
 
-    let build_error = (!build_failures.is_empty()).then(|| {
-        build_failures
+    let build = if !build_failures.is_empty() {
+        let (summaries, outputs): (Vec<&str>, Vec<&str>) = build_failures
             .iter()
-            .map(|(_, f)| format!("{}\n\n{}", f.summary, f.compiler_output))
-            .collect::<Vec<_>>()
-            .join("\n\n")
-    });
+            .map(|(_, f)| (f.summary.as_str(), f.compiler_output.as_str()))
+            .unzip();
+        Build::Failed {
+            summary: summaries.join("\n"),
+            compiler_output: outputs.join("\n\n"),
+        }
+    } else if modes.is_empty() {
+        Build::NotNeeded
+    } else {
+        Build::Ok
+    };
     let ordered = planned
         .iter()
         .map(|c| {
@@ -283,7 +292,7 @@ pub fn evaluate(
             )
         })
         .collect();
-    let mut report = Report::new(lesson, target.label.clone(), build_error, ordered);
+    let mut report = Report::new(lesson, target.label.clone(), build, ordered);
     report.protections = crate::check::sandbox::in_force().to_vec();
     Ok(report)
 }

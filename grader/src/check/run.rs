@@ -8,20 +8,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use grader_harness::protocol::{CheckInfo, Finding, Kind, RunRecord};
-use serde::{Deserialize, Serialize};
 
 use crate::check::process::{self, describe_exit, Exceeded, Limits};
 use crate::check::record::{self, Channel};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pass,
-    Fail,
-    Timeout,
-    Crash,
-    Skipped,
-}
+pub use crate::report::{Skip, Status};
 
 /// What one check did.
 #[derive(Debug, Clone)]
@@ -36,11 +27,11 @@ pub struct CheckRun {
 }
 
 impl CheckRun {
-    pub fn skipped(name: &str, kind: Kind, finding: Finding) -> CheckRun {
+    pub fn skipped(name: &str, kind: Kind, reason: Skip, finding: Finding) -> CheckRun {
         CheckRun {
             name: name.into(),
             kind,
-            status: Status::Skipped,
+            status: Status::Skipped(reason),
             finding: Some(finding),
             duration: Duration::ZERO,
             output: String::new(),
@@ -108,9 +99,6 @@ pub struct Job<'a> {
     pub info: CheckInfo,
 }
 
-/// What a check skipped by `--fail-fast` observed.
-pub const FAIL_FAST_SKIP: &str = "not run: --fail-fast stops at the first check that does not pass";
-
 /// Runs `jobs`, `parallel` at a time, except timing checks, which run one at a time with nothing
 /// else running so that what they measure is the code under test and not its neighbours.
 /// `on_done` sees each result as it arrives; results come back in the order of `jobs`.
@@ -135,7 +123,8 @@ pub fn run_all(
             CheckRun::skipped(
                 &info.name,
                 info.kind,
-                Finding::new("the check ran").observed(FAIL_FAST_SKIP),
+                Skip::FailFast,
+                Skip::fail_fast_finding(),
             )
         } else {
             on_start(info);

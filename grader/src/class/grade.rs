@@ -20,13 +20,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::check::pipeline;
-use crate::check::run::{Budget, CheckRun, Status};
+use crate::check::run::{Budget, CheckRun};
 use crate::check::target::Target;
-use crate::class::gradebook::{self, Output};
+use crate::class::gradebook;
+use crate::class::graded::Graded;
 use crate::class::submissions::{self, Submission};
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
-use crate::report::Report;
+use crate::report::{Build, Format, Report, Skip};
 
 pub struct Options {
     /// Submissions graded at once. See [`default_jobs`].
@@ -35,7 +36,8 @@ pub struct Options {
     pub force: bool,
     pub budget: Budget,
     pub out: PathBuf,
-    pub outputs: Vec<Output>,
+    /// What to write (of [`Format::GRADE`]).
+    pub outputs: Vec<Format>,
     /// A progress bar (a terminal) or one plain line per submission.
     pub progress_bar: bool,
 }
@@ -62,40 +64,6 @@ fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
-}
-
-/// One submission's grade.
-#[derive(Debug, Clone, Serialize)]
-pub struct Graded {
-    pub id: String,
-    /// Where it was read from.
-    pub source: String,
-    pub status: Outcome,
-    /// Why it lost points, in one line (empty when it passed).
-    pub reason: String,
-    pub score: u32,
-    pub max_score: u32,
-    /// The SHA-256 its cached result is filed under (none when it could not be read).
-    pub content_hash: Option<String>,
-    /// Taken from an earlier run's cache instead of graded now.
-    pub cached: bool,
-    /// How long grading it took (when it was graded, for a cached one).
-    pub seconds: f64,
-    /// The full `grader check --format json` document.
-    pub report: Report,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// Every check passed.
-    Passed,
-    /// It built; some checks did not pass.
-    Failed,
-    /// It does not compile (or the lesson's checks don't compile against it).
-    BuildError,
-    /// No lesson crate could be found or unpacked.
-    Invalid,
 }
 
 /// What the cache keeps per content hash.
@@ -184,7 +152,7 @@ fn grade_one(
     let prepared = match submission.prepare(lesson) {
         Ok(p) => p,
         Err(e) => {
-            let report = unreadable(lesson, &source, &format!("{e:#}"));
+            let report = unreadable(lesson, &source, Skip::Unreadable, &format!("{e:#}"));
             return graded(submission, source, None, false, started.elapsed(), report);
         }
     };
@@ -221,6 +189,7 @@ fn grade_one(
             let report = unreadable(
                 lesson,
                 &source,
+                Skip::GraderError,
                 &format!("the grader could not grade it: {e:#}"),
             );
             return graded(submission, source, hash, false, started.elapsed(), report);
@@ -253,31 +222,12 @@ fn graded(
     took: Duration,
     report: Report,
 ) -> Graded {
-    let status = if content_hash.is_none() {
-        Outcome::Invalid
-    } else if report.passed {
-        Outcome::Passed
-    } else if report.build.status != "ok" {
-        Outcome::BuildError
-    } else {
-        Outcome::Failed
-    };
-    Graded {
-        id: submission.id.clone(),
-        source,
-        status,
-        reason: reason(&report),
-        score: report.score,
-        max_score: report.max_score,
-        content_hash,
-        cached,
-        seconds: took.as_secs_f64(),
-        report,
-    }
+    let id = submission.id.clone();
+    Graded::new(id, source, content_hash, cached, took.as_secs_f64(), report)
 }
 
 /// A report for a submission that could not be graded at all: every check skipped, 0 points.
-fn unreadable(lesson: &Lesson, source: &str, why: &str) -> Report {
+fn unreadable(lesson: &Lesson, source: &str, reason: Skip, why: &str) -> Report {
     let planned = lesson.planned_checks().unwrap_or_default();
     let checks = planned
         .into_iter()
@@ -285,59 +235,18 @@ fn unreadable(lesson: &Lesson, source: &str, why: &str) -> Report {
             let run = CheckRun::skipped(
                 &plan.name,
                 plan.kind,
+                reason,
                 Finding::new("the submission holds the lesson's crate")
                     .observed(format!("not run: {why}")),
             );
             (plan, run)
         })
         .collect();
-    Report::new(lesson, source.to_string(), Some(why.to_string()), checks)
-}
-
-/// Why a submission lost points, in one line: the build's first error, or each failing check.
-pub fn reason(report: &Report) -> String {
-    if report.passed {
-        return String::new();
-    }
-    if let Some(message) = &report.build.message {
-        let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
-        let summary = lines.next().unwrap_or_default();
-        let first_error = lines.find(|l| l.starts_with("error"));
-        return shorten(
-            &match first_error {
-                Some(e) => format!("{summary}: {e}"),
-                None => summary.to_string(),
-            },
-            300,
-        );
-    }
-    report
-        .checks
-        .iter()
-        .filter(|c| c.status != Status::Pass)
-        .map(|c| {
-            let status = serde_json::to_value(c.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let observed = c
-                .finding
-                .as_ref()
-                .map(|f| f.observed.as_str())
-                .unwrap_or(c.message.as_str());
-            format!("{} {status}: {}", c.name, shorten(observed, 160))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= max {
-        return flat;
-    }
-    let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
-    format!("{cut}…")
+    let build = Build::Failed {
+        summary: why.to_string(),
+        compiler_output: String::new(),
+    };
+    Report::new(lesson, source.to_string(), build, checks)
 }
 
 fn cache_dir(kit: &Kit, lesson: &Lesson) -> PathBuf {
@@ -358,7 +267,7 @@ impl KitIngredients {
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        field("grade-cache-version", b"2");
+        field("grade-cache-version", b"3");
         field("grader-version", env!("CARGO_PKG_VERSION").as_bytes());
         // The grader binary itself: a rebuilt grader may explain or score differently.
         if let Some(meta) = std::env::current_exe().ok().and_then(|p| p.metadata().ok()) {
@@ -462,10 +371,7 @@ impl Progress {
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
         let mut running = self.running.lock().unwrap();
         running.retain(|r| r != &g.id);
-        let status = serde_json::to_value(g.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let status = g.status.as_str();
         let width = self.total.to_string().len();
         let line = format!(
             "[{done:>width$}/{}] {:<24} {:>3}/{:<3} {:<11} {:>6.1} s{}",

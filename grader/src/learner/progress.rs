@@ -256,7 +256,7 @@ unit = {{ works = 2 }}
                 .unwrap()
             })
             .collect();
-        let mut c: Curriculum = toml::from_str("title = \"t\"\nlesson = []\n").unwrap();
+        let mut c: Curriculum = toml::from_str("format = 1\ntitle = \"t\"\nlesson = []\n").unwrap();
         c.lessons = lessons;
         c
     }

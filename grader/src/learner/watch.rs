@@ -25,7 +25,8 @@ use crate::kit::Kit;
 use crate::learner::journey;
 use crate::learner::live::{self, Live};
 use crate::learner::progress::{self, Progress};
-use crate::report::{self, CheckReport, Report};
+use crate::report::finding::HintWords;
+use crate::report::{human, CheckReport, Report};
 
 const OK: Style = AnsiColor::Green.on_default().bold();
 const BAD: Style = AnsiColor::Red.on_default().bold();
@@ -418,7 +419,7 @@ impl Ui {
                 .iter()
                 .map(|c| match c.status {
                     Status::Pass => format!("{OK}✓{OK:#}"),
-                    Status::Skipped => format!("{DIM}-{DIM:#}"),
+                    Status::Skipped(_) => format!("{DIM}-{DIM:#}"),
                     Status::Timeout => format!("{BAD}⏱{BAD:#}"),
                     _ => format!("{BAD}✗{BAD:#}"),
                 })
@@ -462,7 +463,7 @@ impl Ui {
             )?;
             return Ok(());
         }
-        if let Some(message) = &report.build.message {
+        if let Some(message) = report.build.message() {
             writeln!(out, "\n{BAD}Build failed{BAD:#}:")?;
             let lines: Vec<&str> = message.lines().collect();
             for line in lines.iter().take(40) {
@@ -481,8 +482,8 @@ impl Ui {
         let failing: Vec<&CheckReport> = report
             .checks
             .iter()
-            .filter(|c| c.status != Status::Pass && c.status != Status::Skipped)
-            .chain(report.checks.iter().filter(|c| c.status == Status::Skipped))
+            .filter(|c| c.status.ran_and_failed())
+            .chain(report.checks.iter().filter(|c| c.status.skip().is_some()))
             .collect();
         let Some(first) = failing.first() else {
             return Ok(());
@@ -492,13 +493,7 @@ impl Ui {
             "\n{BAD}First failing check: {} · {}{BAD:#}",
             first.kind, first.name
         )?;
-        let hint = |n| {
-            format!(
-                "hint {n} is about this: press h, or `grader hint {:02}`",
-                lesson.number
-            )
-        };
-        report::explain(out, first, first.finding.as_ref(), &hint, 8)?;
+        human::explain(out, first, lesson.number, &HintWords::Watch, 8)?;
         if failing.len() > 1 {
             let names: Vec<&str> = failing[1..].iter().map(|c| c.name.as_str()).collect();
             writeln!(

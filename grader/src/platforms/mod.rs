@@ -1,9 +1,8 @@
 //! Grading platforms: Gradescope's `results.json` and autograder package, and a GitHub Classroom
 //! workflow.
 //!
-//! - `grader check LESSON --path DIR --format gradescope` prints Gradescope's results.json: a
-//!   top-level `score`, `execution_time`, `output`, and one entry of `tests` per check with `name`,
-//!   `score`, `max_score`, `status` ("passed"/"failed"), `output` and `visibility`.
+//! - `grader check LESSON --path DIR --format gradescope` prints Gradescope's results.json (rendered
+//!   by [`crate::report::gradescope`], like every format).
 //! - `grader gradescope-package LESSON` writes the autograder zip: `setup.sh` (installs Rust,
 //!   builds the grader, warms the build cache on the starter) and `run_autograder` (grades
 //!   `/autograder/submission` into `/autograder/results/results.json`), with the part of the kit
@@ -14,84 +13,12 @@
 
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use grader_harness::protocol::Kind;
-use serde_json::json;
 
-use crate::check::run::Status;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
-use crate::report::Report;
-
-/// Gradescope's results.json for one report.
-pub fn gradescope(report: &Report, lesson: &Lesson, elapsed: Duration) -> serde_json::Value {
-    let tests: Vec<serde_json::Value> = report
-        .checks
-        .iter()
-        .map(|c| {
-            let mut output = c.message.clone();
-            if !c.output.is_empty() && c.status != Status::Pass && c.status != Status::Fail {
-                output.push_str("\n\nWhat it printed last:\n");
-                let lines: Vec<&str> = c.output.lines().collect();
-                output.push_str(&lines[lines.len().saturating_sub(20)..].join("\n"));
-            }
-            json!({
-                "name": format!("{} · {}", c.kind, c.name),
-                "score": c.points,
-                "max_score": c.max_points,
-                "status": if c.status == Status::Pass { "passed" } else { "failed" },
-                "output": output,
-                "output_format": "text",
-                "tags": [c.kind.as_str()],
-                "visibility": "visible",
-            })
-        })
-        .collect();
-    let mut output = format!(
-        "Lesson {} · {}: {}/{} points.",
-        lesson.dir_name(),
-        lesson.title,
-        report.score,
-        report.max_score
-    );
-    if let Some(message) = &report.build.message {
-        output.push_str("\n\nThe build failed:\n");
-        output.push_str(message);
-    } else if !report.passed {
-        output.push_str(&format!(
-            " Stuck? `grader hint {:02}` gives the lesson's hints.",
-            lesson.number
-        ));
-    }
-    json!({
-        "score": report.score,
-        "execution_time": elapsed.as_secs_f64().round() as u64,
-        "output": output,
-        "output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    })
-}
-
-/// Gradescope's results.json when the submission holds no lesson crate at all.
-pub fn gradescope_unreadable(lesson: &Lesson, error: &anyhow::Error) -> serde_json::Value {
-    json!({
-        "score": 0,
-        "execution_time": 0,
-        "output": format!(
-            "Lesson {} · {}: the submission could not be graded: {error:#}\n\nUpload the lesson's crate folder (with Cargo.toml and src/lib.rs), its src/ files, or your copy of the whole kit.",
-            lesson.dir_name(),
-            lesson.title
-        ),
-        "output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": [],
-    })
-}
 
 /// Writes the Gradescope autograder zip for `lesson` to `zip_path`.
 pub fn gradescope_package(kit: &Kit, lesson: &Lesson, zip_path: &Path) -> Result<Vec<String>> {

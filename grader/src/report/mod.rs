@@ -1,21 +1,57 @@
-//! Reports: the result of checking one target, as JSON for machines and as text for people.
+//! Reports: the one result of checking one target ([`Report`]), and every format rendered from it.
+//!
+//! The model holds everything a renderer needs (the lesson, the target, the build as a [`Build`],
+//! each check with a typed [`Status`] and its finding); each format is a pure function of it, one
+//! file per format: [`human`], [`json`], [`markdown`], [`junit`], [`csv`], [`gradescope`] (the
+//! class-level ones take the graded submissions too). A finding reads the same everywhere:
+//! [`finding::fields`] lists its labelled fields and each format only chooses the markup.
 
-use std::fmt::Write as _;
-use std::io::Write;
+pub mod csv;
+pub mod finding;
+mod format;
+pub mod gradescope;
+pub mod human;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+mod status;
+pub(crate) mod words;
 
-use anstyle::{AnsiColor, Style};
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod schema;
+
 use grader_harness::protocol::{Finding, Kind};
 use serde::{Deserialize, Serialize};
 
-use crate::check::run::{CheckRun, Status};
+use crate::check::run::CheckRun;
 use crate::curriculum::{Lesson, PlannedCheck};
 
-/// `grader check --format json`, one document per target.
+pub use format::Format;
+pub use status::{Skip, Status, Word};
+
+/// The version of the JSON document (`format_version`): raised when a field changes meaning or
+/// goes away; fields are only ever added within one version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `grader check --format json`, one document per target (schema: grader/schema/report.schema.json).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Report {
+    /// Always 1 in this version of the document.
+    #[cfg_attr(test, schemars(extend("const" = 1)))]
+    pub format_version: u32,
+    /// The lesson's folder name, e.g. `01-race-fix`.
     pub lesson: String,
+    pub lesson_number: u32,
+    pub slug: String,
+    pub title: String,
+    /// What was checked: a folder relative to the kit, or a submission's path.
     pub target: String,
-    pub build: BuildReport,
+    #[cfg_attr(test, schemars(with = "BuildRepr"))]
+    pub build: Build,
+    /// Every check passed (and there was at least one).
     pub passed: bool,
     pub score: u32,
     pub max_score: u32,
@@ -25,17 +61,120 @@ pub struct Report {
     pub protections: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BuildReport {
-    /// "ok" or "error".
-    pub status: String,
-    pub message: Option<String>,
+/// Whether the target's harness built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "BuildRepr", try_from = "BuildRepr")]
+pub enum Build {
+    Ok,
+    Failed {
+        /// One line per failed build (std, loom): what went wrong.
+        summary: String,
+        /// What the compiler said.
+        compiler_output: String,
+    },
+    /// Nothing needed building (every check was settled without a harness: lint only, or skipped).
+    NotNeeded,
 }
 
+words::words! {
+    /// `build.status` in the JSON document.
+    pub enum BuildWord {
+        Ok => "ok",
+        Error => "error",
+        NotNeeded => "not_needed",
+    }
+}
+
+impl Build {
+    pub fn failed(&self) -> bool {
+        matches!(self, Build::Failed { .. })
+    }
+
+    /// The summary then the compiler's output, as one text (the JSON's `build.message`).
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Build::Failed {
+                summary,
+                compiler_output,
+            } if compiler_output.is_empty() => Some(summary.clone()),
+            Build::Failed {
+                summary,
+                compiler_output,
+            } => Some(format!("{summary}\n\n{compiler_output}")),
+            Build::Ok | Build::NotNeeded => None,
+        }
+    }
+}
+
+/// How a [`Build`] reads in JSON.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, schemars(rename = "Build"))]
+struct BuildRepr {
+    /// `ok`, `error` (see `message`), or `not_needed` (no check needed a build).
+    status: BuildWord,
+    /// For an error: the summary, a blank line, then the compiler's output; null otherwise.
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compiler_output: Option<String>,
+}
+
+impl From<Build> for BuildRepr {
+    fn from(build: Build) -> BuildRepr {
+        let message = build.message();
+        match build {
+            Build::Ok => BuildRepr {
+                status: BuildWord::Ok,
+                message,
+                summary: None,
+                compiler_output: None,
+            },
+            Build::NotNeeded => BuildRepr {
+                status: BuildWord::NotNeeded,
+                message,
+                summary: None,
+                compiler_output: None,
+            },
+            Build::Failed {
+                summary,
+                compiler_output,
+            } => BuildRepr {
+                status: BuildWord::Error,
+                message,
+                summary: Some(summary),
+                compiler_output: Some(compiler_output),
+            },
+        }
+    }
+}
+
+impl TryFrom<BuildRepr> for Build {
+    type Error = String;
+
+    fn try_from(repr: BuildRepr) -> Result<Build, String> {
+        Ok(match repr.status {
+            BuildWord::Ok => Build::Ok,
+            BuildWord::NotNeeded => Build::NotNeeded,
+            BuildWord::Error => Build::Failed {
+                summary: repr.summary.or(repr.message).unwrap_or_default(),
+                compiler_output: repr.compiler_output.unwrap_or_default(),
+            },
+        })
+    }
+}
+
+/// One check of a report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CheckReport {
     pub name: String,
+    #[cfg_attr(test, schemars(with = "schema::KindSchema"))]
     pub kind: Kind,
+    /// `status`, and `skip_reason` for a skipped check.
+    #[serde(flatten)]
+    #[cfg_attr(test, schemars(with = "status::StatusRepr"))]
     pub status: Status,
     /// The finding in one paragraph; empty for a pass.
     pub message: String,
@@ -43,18 +182,52 @@ pub struct CheckReport {
     pub points: u32,
     pub max_points: u32,
     /// The same finding, field by field.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, schemars(with = "Option<schema::FindingSchema>"))]
     pub finding: Option<Finding>,
     /// The tail of what a failing check printed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
 }
 
+impl CheckReport {
+    /// Whether a renderer explains this check: it ran and did not pass, or it was skipped for a
+    /// reason of its own (see [`Skip::explained`]).
+    pub fn needs_explaining(&self) -> bool {
+        match self.status {
+            Status::Pass => false,
+            Status::Skipped(reason) => reason.explained(),
+            _ => true,
+        }
+    }
+
+    /// The last `lines` lines of what the check printed, when that tells more than its finding: it
+    /// timed out or crashed rather than reporting a result.
+    pub fn output_tail(&self, lines: usize) -> Option<Vec<&str>> {
+        if self.output.is_empty() || matches!(self.status, Status::Fail | Status::Pass) {
+            return None;
+        }
+        let all: Vec<&str> = self.output.lines().collect();
+        Some(all[all.len().saturating_sub(lines)..].to_vec())
+    }
+}
+
 impl Report {
     pub fn new(
         lesson: &Lesson,
         target: String,
-        build_error: Option<String>,
+        build: Build,
+        checks: Vec<(PlannedCheck, CheckRun)>,
+    ) -> Report {
+        let about = (lesson.number, lesson.slug.as_str(), lesson.title.as_str());
+        Report::of(about, target, build, checks)
+    }
+
+    /// [`Report::new`] from the lesson's number, slug and title.
+    pub fn of(
+        (number, slug, title): (u32, &str, &str),
+        target: String,
+        build: Build,
         checks: Vec<(PlannedCheck, CheckRun)>,
     ) -> Report {
         let checks: Vec<CheckReport> = checks
@@ -63,13 +236,9 @@ impl Report {
                 message: run
                     .finding
                     .as_ref()
-                    .map(|f| one_paragraph(f, lesson))
+                    .map(|f| finding::one_paragraph(f, number))
                     .unwrap_or_default(),
-                points: if run.status == Status::Pass {
-                    plan.points
-                } else {
-                    0
-                },
+                points: if run.status.is_pass() { plan.points } else { 0 },
                 max_points: plan.points,
                 duration_ms: run.duration.as_millis() as u64,
                 name: plan.name,
@@ -79,14 +248,25 @@ impl Report {
                 output: anstream::adapter::strip_str(&run.output).to_string(),
             })
             .collect();
-        Report {
-            lesson: lesson.dir_name(),
-            target,
-            build: BuildReport {
-                status: if build_error.is_some() { "error" } else { "ok" }.into(),
-                message: build_error.map(|m| anstream::adapter::strip_str(&m).to_string()),
+        let build = match build {
+            Build::Failed {
+                summary,
+                compiler_output,
+            } => Build::Failed {
+                summary: anstream::adapter::strip_str(&summary).to_string(),
+                compiler_output: anstream::adapter::strip_str(&compiler_output).to_string(),
             },
-            passed: !checks.is_empty() && checks.iter().all(|c| c.status == Status::Pass),
+            other => other,
+        };
+        Report {
+            format_version: FORMAT_VERSION,
+            lesson: format!("{number:02}-{slug}"),
+            lesson_number: number,
+            slug: slug.to_string(),
+            title: title.to_string(),
+            target,
+            build,
+            passed: !checks.is_empty() && checks.iter().all(|c| c.status.is_pass()),
             score: checks.iter().map(|c| c.points).sum(),
             max_score: checks.iter().map(|c| c.max_points).sum(),
             checks,
@@ -94,210 +274,25 @@ impl Report {
         }
     }
 
+    /// The checks that did not pass, skipped ones included.
     pub fn failed(&self) -> impl Iterator<Item = &CheckReport> {
-        self.checks.iter().filter(|c| c.status != Status::Pass)
+        self.checks.iter().filter(|c| !c.status.is_pass())
+    }
+
+    /// How many checks `--fail-fast` left out.
+    pub fn skipped_by_fail_fast(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| c.status == Status::Skipped(Skip::FailFast))
+            .count()
     }
 }
 
-fn one_paragraph(f: &Finding, lesson: &Lesson) -> String {
-    let mut s = format!("{}: {}", f.property, f.observed);
-    if !f.why.is_empty() {
-        let _ = write!(s, " Why: {}", f.why);
+impl Report {
+    /// Why no check ran at all, when the submission could not be read or graded.
+    pub fn unreadable(&self) -> Option<Skip> {
+        let first = self.checks.first()?.status.skip()?;
+        let all = self.checks.iter().all(|c| c.status.skip() == Some(first));
+        (all && matches!(first, Skip::Unreadable | Skip::GraderError)).then_some(first)
     }
-    if !f.fix.is_empty() {
-        let _ = write!(s, " Try: {}", f.fix);
-    }
-    if let Some(n) = f.hint {
-        let _ = write!(s, " (hint {n}: grader hint {:02})", lesson.number);
-    }
-    s
-}
-
-const OK: Style = AnsiColor::Green.on_default().bold();
-const BAD: Style = AnsiColor::Red.on_default().bold();
-const WARN: Style = AnsiColor::Yellow.on_default().bold();
-const DIM: Style = Style::new().dimmed();
-const BOLD: Style = Style::new().bold();
-
-fn mark(status: Status) -> (Style, &'static str) {
-    match status {
-        Status::Pass => (OK, "✓"),
-        Status::Fail => (BAD, "✗"),
-        Status::Timeout => (WARN, "⏱"),
-        Status::Crash => (BAD, "!"),
-        Status::Skipped => (DIM, "-"),
-    }
-}
-
-/// Human output: checks grouped by kind, then each failure explained, then the score.
-pub fn print_human(out: &mut dyn Write, report: &Report, lesson: &Lesson) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{BOLD}Lesson {} · {}{BOLD:#}  {DIM}({}){DIM:#}",
-        lesson.dir_name(),
-        lesson.title,
-        report.target
-    )?;
-    if let Some(message) = &report.build.message {
-        writeln!(out, "\n{BAD}Build failed{BAD:#}: {message}")?;
-    }
-    for kind in Kind::ALL {
-        let checks: Vec<&CheckReport> = report.checks.iter().filter(|c| c.kind == kind).collect();
-        if checks.is_empty() {
-            continue;
-        }
-        writeln!(out, "\n{BOLD}{kind}{BOLD:#}")?;
-        for c in checks {
-            let (style, sym) = mark(c.status);
-            let status = match c.status {
-                Status::Pass | Status::Fail => String::new(),
-                other => format!(
-                    " {style}{}{style:#}",
-                    serde_json::to_value(other)
-                        .unwrap()
-                        .as_str()
-                        .unwrap_or_default()
-                ),
-            };
-            writeln!(
-                out,
-                "  {style}{sym}{style:#} {:<42}{status:<10} {DIM}{:>7}  {}/{}{DIM:#}",
-                c.name,
-                format!("{:.2} s", c.duration_ms as f64 / 1000.0),
-                c.points,
-                c.max_points
-            )?;
-        }
-    }
-    let failed: Vec<&CheckReport> = report
-        .failed()
-        .filter(|c| c.status != Status::Skipped || report.build.message.is_none())
-        .filter(|c| !skipped_by_fail_fast(c))
-        .collect();
-    for c in &failed {
-        let Some(f) = &c.finding else { continue };
-        let (style, sym) = mark(c.status);
-        writeln!(out, "\n{style}{sym} {} · {}{style:#}", c.kind, c.name)?;
-        let hint = |n| {
-            format!(
-                "`grader hint {:02}` (hint {n}) is about this",
-                lesson.number
-            )
-        };
-        explain(out, c, Some(f), &hint, 12)?;
-    }
-    let not_run = report
-        .checks
-        .iter()
-        .filter(|c| skipped_by_fail_fast(c))
-        .count();
-    if not_run > 0 {
-        writeln!(
-            out,
-            "\n{DIM}{not_run} checks not run (--fail-fast): `grader check {:02}` runs them all.{DIM:#}",
-            lesson.number
-        )?;
-    }
-    let failing = report
-        .checks
-        .iter()
-        .filter(|c| c.status != Status::Pass)
-        .count();
-    let style = if report.passed { OK } else { BAD };
-    writeln!(out)?;
-    if let Some(line) = crate::check::sandbox::describe(&report.protections) {
-        writeln!(out, "{DIM}{line}{DIM:#}")?;
-    }
-    if report.passed {
-        writeln!(
-            out,
-            "{style}Score {}/{}{style:#} · all {} checks pass.",
-            report.score,
-            report.max_score,
-            report.checks.len()
-        )?;
-    } else {
-        writeln!(
-            out,
-            "{style}Score {}/{}{style:#} · {failing} of {} checks did not pass. Stuck? `grader hint {:02}`",
-            report.score,
-            report.max_score,
-            report.checks.len(),
-            lesson.number
-        )?;
-    }
-    Ok(())
-}
-
-/// A labelled, word-wrapped paragraph.
-/// A failing check explained, field by field (`hint` words the pointer to hint n), then the last
-/// `output_lines` of what it printed when it crashed or timed out rather than reporting a finding.
-pub(crate) fn explain(
-    out: &mut dyn Write,
-    c: &CheckReport,
-    finding: Option<&Finding>,
-    hint: &dyn Fn(u32) -> String,
-    output_lines: usize,
-) -> std::io::Result<()> {
-    if let Some(f) = finding {
-        field(out, "property", &f.property)?;
-        field(out, "observed", &f.observed)?;
-        if !f.why.is_empty() {
-            field(out, "why", &f.why)?;
-        }
-        if !f.fix.is_empty() {
-            field(out, "try", &f.fix)?;
-        }
-        if let Some(n) = f.hint {
-            field(out, "hint", &hint(n))?;
-        }
-        if !f.detail.is_empty() {
-            field(out, "detail", &f.detail)?;
-        }
-    }
-    if !c.output.is_empty() && c.status != Status::Fail {
-        writeln!(out, "  {DIM}output (last lines):{DIM:#}")?;
-        let lines: Vec<&str> = c.output.lines().collect();
-        for line in &lines[lines.len().saturating_sub(output_lines)..] {
-            writeln!(out, "  {DIM}│ {line}{DIM:#}")?;
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn field(out: &mut dyn Write, label: &str, text: &str) -> std::io::Result<()> {
-    let width = 96;
-    let mut line = String::new();
-    let mut first = true;
-    let flush = |line: &mut String, first: &mut bool, out: &mut dyn Write| -> std::io::Result<()> {
-        let head = if *first {
-            format!("{label:>9}")
-        } else {
-            String::new()
-        };
-        writeln!(out, "  {DIM}{head:>9}{DIM:#}  {line}")?;
-        line.clear();
-        *first = false;
-        Ok(())
-    };
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.len() + word.len() + 1 > width {
-            flush(&mut line, &mut first, out)?;
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() || first {
-        flush(&mut line, &mut first, out)?;
-    }
-    Ok(())
-}
-
-fn skipped_by_fail_fast(c: &CheckReport) -> bool {
-    c.status == Status::Skipped
-        && c.finding
-            .as_ref()
-            .is_some_and(|f| f.observed == crate::check::run::FAIL_FAST_SKIP)
 }

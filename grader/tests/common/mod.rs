@@ -74,7 +74,27 @@ pub fn check_json(lesson: &str, dir: &Path, extra_args: &[&str]) -> (i32, serde_
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    assert_valid_report(&report);
     (out.status.code().unwrap_or(-1), report)
+}
+
+/// `report` follows the published schema of `grader check --format json`
+/// (grader/schema/report.schema.json, generated from the report's types).
+pub fn assert_valid_report(report: &serde_json::Value) {
+    let path = kit_root().join("grader/schema/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not valid against {}: {errors:#?}",
+        path.display()
+    );
+    assert_eq!(report["format_version"], 1);
 }
 
 /// The check named `name` in a report.

@@ -1,0 +1,194 @@
+//! Fixed reports, built in code, that every renderer's snapshot tests render: a pass, a failure
+//! with every finding field, a timeout with output, a build failure, a fail-fast run.
+
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+use grader_harness::protocol::{Finding, Kind};
+
+use super::{Build, Report, Skip, Status};
+use crate::check::run::CheckRun;
+use crate::class::gradebook::Summary;
+use crate::class::graded::Graded;
+use crate::curriculum::PlannedCheck;
+
+const LESSON: (u32, &str, &str) = (1, "race-fix", "Race fix: lost updates");
+
+/// The lesson's checks: name, kind, points.
+const CHECKS: &[(&str, Kind, u32)] = &[
+    ("uses_sync_shim", Kind::Lint, 1),
+    ("counter_one_thread", Kind::Unit, 1),
+    ("seen_set_one_thread", Kind::Unit, 1),
+    ("counter_increments_8_threads", Kind::Stress, 2),
+    ("no_spin_while_waiting", Kind::Timing, 2),
+    ("counter_model", Kind::Model, 2),
+];
+
+pub fn planned() -> Vec<PlannedCheck> {
+    CHECKS
+        .iter()
+        .map(|&(name, kind, points)| PlannedCheck {
+            name: name.into(),
+            kind,
+            points,
+        })
+        .collect()
+}
+
+fn run(name: &str, kind: Kind, status: Status, ms: u64) -> CheckRun {
+    CheckRun {
+        name: name.into(),
+        kind,
+        status,
+        finding: None,
+        duration: Duration::from_millis(ms),
+        output: String::new(),
+    }
+}
+
+/// A report over [`CHECKS`]: each check passes unless `settle` says otherwise.
+fn report(
+    target: &str,
+    build: Build,
+    settle: impl Fn(&PlannedCheck) -> Option<CheckRun>,
+) -> Report {
+    let checks = planned()
+        .into_iter()
+        .enumerate()
+        .map(|(i, plan)| {
+            let run = settle(&plan)
+                .unwrap_or_else(|| run(&plan.name, plan.kind, Status::Pass, 10 + 37 * i as u64));
+            (plan, run)
+        })
+        .collect();
+    let mut report = Report::of(LESSON, target.into(), build, checks);
+    // As on a Linux machine where every protection could be set up.
+    report.protections = crate::check::sandbox::ALL.map(String::from).to_vec();
+    report
+}
+
+pub fn pass() -> Report {
+    report("solutions/01-race-fix", Build::Ok, |_| None)
+}
+
+/// One stress check fails with a finding that has every field.
+pub fn failure() -> Report {
+    report("exercises/01-race-fix", Build::Ok, |plan| {
+        (plan.name == "counter_increments_8_threads").then(|| CheckRun {
+            finding: Some(
+                Finding::new("no increment is lost when threads race")
+                    .observed("8 threads x 100 000 increments gave 498 562, not 800 000 (round 1 of 5): 301 438 increments were lost")
+                    .why("`load` then `store` is two steps. Two threads can both read 41 and both write 42: one increment vanishes. The more threads, the more often it happens.")
+                    .fix("Make the read-modify-write one indivisible step: `fetch_add` on the atomic, or hold one lock across the read and the write.")
+                    .hint(1)
+                    .detail("thread 3 saw 41 twice\nthread 5 saw 41 twice"),
+            ),
+            output: "a line the check printed".into(),
+            ..run(&plan.name, plan.kind, Status::Fail, 812)
+        })
+    })
+}
+
+/// A unit check times out, having printed a panic first.
+pub fn timeout() -> Report {
+    report("exercises/01-race-fix", Build::Ok, |plan| {
+        (plan.name == "seen_set_one_thread").then(|| CheckRun {
+            finding: Some(
+                Finding::new("the check finishes in time")
+                    .observed("the check `seen_set_one_thread` did not finish within 10 s: deadlock or infinite loop?")
+                    .why("Threads that all wait for each other (a deadlock), a wakeup that never comes (a missing notify, or `if` where `while` belongs), or a loop that never ends.")
+                    .fix("Find what each thread is waiting for when it hangs."),
+            ),
+            output: (1..=15)
+                .map(|i| format!("waiting, round {i}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            ..run(&plan.name, plan.kind, Status::Timeout, 10_004)
+        })
+    })
+}
+
+/// The crate does not compile: only the lint ran.
+pub fn build_failure() -> Report {
+    let build = Build::Failed {
+        summary: "exercises/01-race-fix does not compile".into(),
+        compiler_output: "error[E0308]: mismatched types\n --> exercises/01-race-fix/src/lib.rs:12:9\n  |\n12 |         self.count\n  |         ^^^^^^^^^^ expected `u64`, found `AtomicU64`".into(),
+    };
+    report("exercises/01-race-fix", build, |plan| {
+        (plan.kind != Kind::Lint).then(|| {
+            CheckRun::skipped(
+                &plan.name,
+                plan.kind,
+                Skip::BuildFailed,
+                Finding::new("the crate builds")
+                    .observed("not run: exercises/01-race-fix does not compile"),
+            )
+        })
+    })
+}
+
+/// `--fail-fast`: the first unit check fails, the rest are not run.
+pub fn fail_fast() -> Report {
+    report("exercises/01-race-fix", Build::Ok, |plan| {
+        match plan.name.as_str() {
+            "uses_sync_shim" => None,
+            "counter_one_thread" => Some(CheckRun {
+                finding: Some(
+                    Finding::new("one thread's increments all count")
+                        .observed("after 3 increments the counter reads 0")
+                        .hint(2),
+                ),
+                ..run(&plan.name, plan.kind, Status::Fail, 3)
+            }),
+            _ => Some(CheckRun::skipped(
+                &plan.name,
+                plan.kind,
+                Skip::FailFast,
+                Skip::fail_fast_finding(),
+            )),
+        }
+    })
+}
+
+/// Every fixture, by snapshot name.
+pub fn all() -> Vec<(&'static str, Report)> {
+    vec![
+        ("pass", pass()),
+        ("failure", failure()),
+        ("timeout", timeout()),
+        ("build_failure", build_failure()),
+        ("fail_fast", fail_fast()),
+    ]
+}
+
+/// A class of three: alice passes, bob times out, carol's code does not compile.
+pub fn graded() -> Vec<Graded> {
+    [
+        ("alice", pass()),
+        ("bob", timeout()),
+        ("carol", build_failure()),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (id, report))| {
+        let hash = format!("{:064x}", i + 1);
+        let source = format!("submissions/{id}");
+        Graded::new(
+            id.into(),
+            source,
+            Some(hash),
+            i == 0,
+            12.5 + i as f64,
+            report,
+        )
+    })
+    .collect()
+}
+
+pub fn summary() -> Summary {
+    Summary::of(&graded(), Duration::from_secs(42))
+}
+
+pub fn now() -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339("2026-12-01T10:00:00+00:00").unwrap()
+}

@@ -1,0 +1,169 @@
+//! Text for people: checks grouped by kind, each failure explained, then the score. Styled with
+//! anstyle; the stream it is written to drops the styles where colour is off.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use grader_harness::protocol::Kind;
+
+use super::finding::{self, HintWords};
+use super::{CheckReport, Report, Status};
+
+pub const OK: Style = AnsiColor::Green.on_default().bold();
+pub const BAD: Style = AnsiColor::Red.on_default().bold();
+pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
+pub const DIM: Style = Style::new().dimmed();
+pub const BOLD: Style = Style::new().bold();
+
+/// The mark of a status, in its colour.
+pub fn mark(status: Status) -> (Style, &'static str) {
+    match status {
+        Status::Pass => (OK, "✓"),
+        Status::Fail => (BAD, "✗"),
+        Status::Timeout => (WARN, "⏱"),
+        Status::Crash => (BAD, "!"),
+        Status::Skipped(_) => (DIM, "-"),
+    }
+}
+
+/// `grader check`'s output.
+pub fn report(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    let number = report.lesson_number;
+    writeln!(
+        out,
+        "{BOLD}Lesson {} · {}{BOLD:#}  {DIM}({}){DIM:#}",
+        report.lesson, report.title, report.target
+    )?;
+    if let Some(message) = report.build.message() {
+        writeln!(out, "\n{BAD}Build failed{BAD:#}: {message}")?;
+    }
+    for kind in Kind::ALL {
+        let checks: Vec<&CheckReport> = report.checks.iter().filter(|c| c.kind == kind).collect();
+        if checks.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n{BOLD}{kind}{BOLD:#}")?;
+        for c in checks {
+            let (style, sym) = mark(c.status);
+            let status = match c.status {
+                Status::Pass | Status::Fail => String::new(),
+                other => format!(" {style}{other}{style:#}"),
+            };
+            writeln!(
+                out,
+                "  {style}{sym}{style:#} {:<42}{status:<10} {DIM}{:>7}  {}/{}{DIM:#}",
+                c.name,
+                format!("{:.2} s", c.duration_ms as f64 / 1000.0),
+                c.points,
+                c.max_points
+            )?;
+        }
+    }
+    for c in report.checks.iter().filter(|c| c.needs_explaining()) {
+        if c.finding.is_none() {
+            continue;
+        }
+        let (style, sym) = mark(c.status);
+        writeln!(out, "\n{style}{sym} {} · {}{style:#}", c.kind, c.name)?;
+        explain(out, c, number, &HintWords::Terminal, 12)?;
+    }
+    let not_run = report.skipped_by_fail_fast();
+    if not_run > 0 {
+        writeln!(
+            out,
+            "\n{DIM}{not_run} checks not run (--fail-fast): `grader check {number:02}` runs them all.{DIM:#}",
+        )?;
+    }
+    let failing = report.failed().count();
+    let style = if report.passed { OK } else { BAD };
+    writeln!(out)?;
+    if let Some(line) = crate::check::sandbox::describe(&report.protections) {
+        writeln!(out, "{DIM}{line}{DIM:#}")?;
+    }
+    if report.passed {
+        writeln!(
+            out,
+            "{style}Score {}/{}{style:#} · all {} checks pass.",
+            report.score,
+            report.max_score,
+            report.checks.len()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{style}Score {}/{}{style:#} · {failing} of {} checks did not pass. Stuck? `grader hint {number:02}`",
+            report.score,
+            report.max_score,
+            report.checks.len(),
+        )?;
+    }
+    Ok(())
+}
+
+/// A check explained: its finding field by field (the hint in `hint`'s words), then the last
+/// `output_lines` of what it printed when it crashed or timed out rather than reporting a finding.
+pub fn explain(
+    out: &mut dyn Write,
+    c: &CheckReport,
+    lesson_number: u32,
+    hint: &HintWords,
+    output_lines: usize,
+) -> std::io::Result<()> {
+    if let Some(f) = &c.finding {
+        for (label, text) in finding::fields(f, lesson_number, hint) {
+            field(out, label.as_str(), &text)?;
+        }
+    }
+    if let Some(lines) = c.output_tail(output_lines) {
+        writeln!(out, "  {DIM}output (last lines):{DIM:#}")?;
+        for line in lines {
+            writeln!(out, "  {DIM}│ {line}{DIM:#}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A labelled paragraph, word-wrapped at 96 columns, its label right-aligned.
+fn field(out: &mut dyn Write, label: &str, text: &str) -> std::io::Result<()> {
+    let width = 96;
+    let mut line = String::new();
+    let mut first = true;
+    let flush = |line: &mut String, first: &mut bool, out: &mut dyn Write| -> std::io::Result<()> {
+        let head = if *first { label } else { "" };
+        writeln!(out, "  {DIM}{head:>9}{DIM:#}  {line}")?;
+        line.clear();
+        *first = false;
+        Ok(())
+    };
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + word.len() + 1 > width {
+            flush(&mut line, &mut first, out)?;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || first {
+        flush(&mut line, &mut first, out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures;
+
+    fn render(report: &super::Report) -> String {
+        let mut out = Vec::new();
+        super::report(&mut out, report).unwrap();
+        anstream::adapter::strip_str(&String::from_utf8(out).unwrap()).to_string()
+    }
+
+    #[test]
+    fn snapshots() {
+        for (name, report) in fixtures::all() {
+            insta::assert_snapshot!(name, render(&report));
+        }
+    }
+}
