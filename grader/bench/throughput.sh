@@ -23,9 +23,11 @@ for j in ${jobs[@]}; do
     class=$scratch/class-$j
     mkdir -p "$class"
     for i in 1 2 3; do cp -r "$solution" "$class/solution$i-$$-j$j"; done
-    for v in $(ls "$variants"/*.rs | head -3); do
-        mkdir -p "$class/$(basename "$v" .rs)-$$-j$j/src"
-        cp "$v" "$class/$(basename "$v" .rs)-$$-j$j/src/lib.rs"
+    for v in $(ls "$variants"/*.patch | head -3); do
+        # A variant is a patch of the solution's src/ (its preamble is skipped by patch).
+        dir=$class/$(basename "$v" .patch)-$$-j$j
+        cp -r "$solution" "$dir"
+        patch -s -p1 -d "$dir/src" <"$v"
     done
     t0=$(date +%s.%N)
     "$grader" grade "$lesson" "$class" --jobs "$j" --out "$scratch/out-$j" --format csv >/dev/null 2>&1 || true

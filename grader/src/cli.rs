@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::author::verify;
+use crate::author::{variants, verify};
 use crate::check::pipeline::{self as evaluate, Options};
 use crate::check::run;
 use crate::check::target::Target;
@@ -179,7 +179,7 @@ Re-running on the same folder re-grades only the submissions whose content chang
     },
     /// Prove the checks work: the solution passes, the starter fails, every known-buggy variant is caught.
     #[command(
-        after_help = "Examples:\n  grader verify                  every lesson\n  grader verify 03               one lesson\n  grader verify 03 --bless-starter   after changing lesson 03's starter on purpose\n  grader verify --write-shims --bless-starter   after changing grader/shim"
+        after_help = "Examples:\n  grader verify                  every lesson\n  grader verify 03               one lesson\n  grader verify 03 --bless-starter   after changing lesson 03's starter on purpose\n  grader verify --new-variant 03 no_backoff --from /tmp/03-edited\n                                 a new known-buggy variant from an edited copy of the solution\n  grader verify --write-shims --bless-starter   after changing grader/shim"
     )]
     Verify {
         /// One lesson (default: all).
@@ -192,6 +192,13 @@ Re-running on the same folder re-grades only the submissions whose content chang
         /// (grader/shim, and each lesson's `shim = [...]` in curriculum.toml).
         #[arg(long)]
         write_shims: bool,
+        /// Write grader/lessons/NN-slug/variants/NAME.patch: the diff from lesson LESSON's solution
+        /// to the edited copy given with --from, with a preamble to fill in. Never overwrites.
+        #[arg(long, num_args = 2, value_names = ["LESSON", "NAME"], requires = "from", conflicts_with_all = ["lesson", "bless_starter"])]
+        new_variant: Option<Vec<String>>,
+        /// The edited copy of the solution: a crate folder or its src/ (with --new-variant).
+        #[arg(long, value_name = "DIR", requires = "new_variant")]
+        from: Option<PathBuf>,
     },
 }
 
@@ -418,9 +425,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Completions { .. } => unreachable!("handled before the kit is located"),
         Command::Verify {
+            lesson: _,
+            new_variant: Some(new_variant),
+            from: Some(from),
+            ..
+        } => {
+            let lesson = kit.curriculum.find(&new_variant[0])?;
+            let written = variants::new_variant(&kit, lesson, &new_variant[1], &from)?;
+            writeln!(
+                out,
+                "wrote {}: fill in its bug: and caught-by: lines, then `grader verify {:02}`",
+                kit.display(&written),
+                lesson.number
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
             lesson,
             bless_starter,
             write_shims,
+            ..
         } => {
             let lessons: Vec<_> = match &lesson {
                 Some(name) => vec![kit.curriculum.find(name)?],

@@ -198,7 +198,7 @@ fn make_class(root: &Path) -> PathBuf {
         ),
         (
             "erin/exercises/01-race-fix/src/lib.rs",
-            read(kit.join("grader/lessons/01-race-fix/variants/seen_len_counts_calls.rs")),
+            common::variant_lib("01-race-fix", "seen_len_counts_calls").into_bytes(),
         ),
         // Entries that try to leave the scratch folder are ignored, never written.
         ("../grader-test-escaped-7f3a.rs", b"fn main() {}".to_vec()),

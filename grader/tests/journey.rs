@@ -556,7 +556,7 @@ fn fail_fast_stops_at_the_first_failing_check() {
     let _builds = builds();
     let kit = Scratch::new();
     // A bug the unit checks catch (the first id is 0), so the first failure is a cheap check.
-    let variant = kit.read("grader/lessons/01-race-fix/variants/ids_start_at_zero.rs");
+    let variant = common::variant_lib("01-race-fix", "ids_start_at_zero");
     kit.write("exercises/01-race-fix/src/lib.rs", &variant);
     let out = kit
         .grader()

@@ -87,16 +87,60 @@ fn verify_fails_when_a_variant_is_not_caught_or_the_starter_is_not_the_one_shipp
         .collect::<Vec<_>>()
         .join("\n[[lesson]]");
     std::fs::write(kit.path().join("curriculum.toml"), first_lesson_only).unwrap();
-    let variant = kit
-        .path()
-        .join("grader/lessons/01-race-fix/variants/not_really_buggy.rs");
-    std::fs::create_dir_all(variant.parent().unwrap()).unwrap();
+    // A "buggy" variant that only adds a comment, one whose hunk no longer applies, and an
+    // alternative design (the same comment) that must pass every check.
+    let lesson = kit.path().join("grader/lessons/01-race-fix");
+    std::fs::create_dir_all(lesson.join("variants")).unwrap();
+    std::fs::create_dir_all(lesson.join("alternatives")).unwrap();
     let solution = std::fs::read_to_string(root.join("solutions/01-race-fix/src/lib.rs")).unwrap();
+    let first = solution.lines().next().unwrap();
+    let comment =
+        format!("--- a/lib.rs\n+++ b/lib.rs\n@@ -1 +1,2 @@\n+// not really buggy\n {first}\n");
     std::fs::write(
-        &variant,
-        format!("//! bug: none at all\n//! caught-by: counter_two_increments\n{solution}"),
+        lesson.join("variants/not_really_buggy.patch"),
+        format!("bug: none at all\ncaught-by: counter_two_increments\n\n{comment}"),
     )
     .unwrap();
+    std::fs::write(
+        lesson.join("variants/stale.patch"),
+        "bug: a patch of a solution that has changed since\ncaught-by: counter_two_increments\n\n--- a/lib.rs\n+++ b/lib.rs\n@@ -1,2 +1,2 @@\n a line the solution no longer has\n-nor this one\n+a change\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lesson.join("alternatives/commented.patch"),
+        format!("alternative: the solution, with a comment\n\n{comment}"),
+    )
+    .unwrap();
+
+    // `--new-variant` turns an edited copy of the solution into a patch, and never overwrites.
+    let edited = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(edited.path().join("src")).unwrap();
+    std::fs::write(
+        edited.path().join("src/lib.rs"),
+        solution.replace("fetch_add(1,", "fetch_add(2,"),
+    )
+    .unwrap();
+    let new_variant = || {
+        grader()
+            .args(["--kit"])
+            .arg(kit.path())
+            .args(["verify", "--new-variant", "01", "adds_two", "--from"])
+            .arg(edited.path())
+            .assert()
+    };
+    new_variant().success().stdout(predicate::str::contains(
+        "wrote grader/lessons/01-race-fix/variants/adds_two.patch",
+    ));
+    let made = std::fs::read_to_string(lesson.join("variants/adds_two.patch")).unwrap();
+    assert!(made.starts_with("bug: TODO"), "{made}");
+    assert!(made.contains("\n--- a/lib.rs\n+++ b/lib.rs\n"), "{made}");
+    assert!(
+        made.contains("\n+        self.value.fetch_add(2,"),
+        "{made}"
+    );
+    new_variant()
+        .code(2)
+        .stderr(predicate::str::contains("exists already"));
 
     grader()
         .env("GRADER_CACHE_DIR", root.join("target/grader"))
@@ -108,6 +152,13 @@ fn verify_fails_when_a_variant_is_not_caught_or_the_starter_is_not_the_one_shipp
         .stdout(predicate::str::contains("MISS"))
         .stdout(predicate::str::contains("not_really_buggy"))
         .stdout(predicate::str::contains("none at all"))
+        // The diff of the variant that was not caught, under its row.
+        .stdout(predicate::str::contains("    | +// not really buggy"))
+        // The hunk that no longer applies, and the lines it expected.
+        .stdout(predicate::str::is_match(r"variant stale .* MISS the patch does not apply to the solution: lib.rs: hunk @@ -1,2 \+1,2 @@ no longer applies").unwrap())
+        .stdout(predicate::str::contains("    |  a line the solution no longer has"))
+        .stdout(predicate::str::is_match(r"variant adds_two .* MISS .*still holds the template").unwrap())
+        .stdout(predicate::str::is_match(r"alternative commented +passes every check +.*ok +18/18 points").unwrap())
         .stdout(predicate::str::is_match(r"starter starter\.sha256 .* ok ").unwrap());
 
     let starter = kit.path().join("exercises/01-race-fix/src/lib.rs");

@@ -1,13 +1,16 @@
 //! `grader verify`: the course author's proof that the checks work. For each lesson the solution
-//! passes every check, the starter fails at least one, and every known-buggy variant is rejected by
-//! the check its header names.
+//! passes every check, the starter fails at least one, every known-buggy variant is rejected by
+//! the checks its preamble names, and every alternative design passes every check (see
+//! [`crate::author::variants`]).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::path::PathBuf;
 
 use anstyle::{AnsiColor, Style};
 use anyhow::{bail, Context, Result};
 
+use crate::author::variants::{self, Role, Variant};
 use crate::check::harness;
 use crate::check::pipeline::{self, Options};
 use crate::check::run;
@@ -15,66 +18,6 @@ use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
 use crate::shim;
-
-/// A known-buggy `lib.rs`, as its header describes it:
-/// ```text
-/// //! bug: increments with a load and a store, so two threads can both write the same value
-/// //! caught-by: counter_two_increments
-/// ```
-pub struct Variant {
-    pub name: String,
-    pub path: PathBuf,
-    pub bug: String,
-    pub caught_by: Vec<String>,
-}
-
-pub fn variants(kit: &Kit, lesson: &Lesson) -> Result<Vec<Variant>> {
-    let dir = kit.path(&lesson.checks).join("variants");
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
-    files.iter().map(|f| parse_variant(f)).collect()
-}
-
-fn parse_variant(path: &Path) -> Result<Variant> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let header = |key: &str| {
-        text.lines()
-            .take_while(|l| l.starts_with("//!") || l.trim().is_empty())
-            .find_map(|l| {
-                l.trim_start_matches("//!")
-                    .trim()
-                    .strip_prefix(key)
-                    .map(|v| v.trim().to_string())
-            })
-    };
-    let bug = header("bug:")
-        .with_context(|| format!("{}: no `//! bug:` line in its header", path.display()))?;
-    let caught_by: Vec<String> = header("caught-by:")
-        .with_context(|| format!("{}: no `//! caught-by:` line in its header", path.display()))?
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let name = path
-        .file_stem()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    Ok(Variant {
-        name,
-        path: path.to_path_buf(),
-        bug,
-        caught_by,
-    })
-}
 
 /// The exercise folder is the starter its `starter.sha256` records (what `grader reset` restores).
 fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
@@ -97,6 +40,7 @@ fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
             ),
         },
         ok: problem.is_none(),
+        detail: None,
     }
 }
 
@@ -160,6 +104,7 @@ fn shim_rows(kit: &Kit, lesson: &Lesson) -> Vec<Row> {
                 expected: format!("the kit's shim: {expected}"),
                 observed: problem.clone().unwrap_or_else(|| "same".into()),
                 ok: problem.is_none(),
+                detail: None,
             }
         })
         .collect()
@@ -187,6 +132,9 @@ struct Row {
     expected: String,
     observed: String,
     ok: bool,
+    /// Shown under a missed row: the diff of a variant that was not caught, the lines a hunk that
+    /// no longer applies expected.
+    detail: Option<String>,
 }
 
 /// Verifies `lessons`, printing a table; true when nothing was missed.
@@ -220,19 +168,16 @@ pub fn verify(
                 "differs or missing".into()
             },
             ok: same,
+            detail: None,
         });
         rows.extend(shim_rows(kit, lesson));
 
-        rows.extend(listed_checks_agree(kit, lesson)?);
+        // The solution is read once: its snapshot is checked, and every variant is made from it.
+        let solution = Target::solution(kit, lesson)?;
+        rows.extend(listed_checks_agree(kit, lesson, &solution)?);
         rows.push(starter_matches_lock(kit, lesson));
 
-        let report = pipeline::evaluate(
-            kit,
-            lesson,
-            &Target::solution(kit, lesson)?,
-            options,
-            &quiet,
-        )?;
+        let report = pipeline::evaluate(kit, lesson, &solution, options, &quiet)?;
         let failing: Vec<String> = report
             .failed()
             .map(|c| format!("{} ({})", c.name, c.status))
@@ -247,6 +192,7 @@ pub fn verify(
                 format!("failed: {}", failing.join(", "))
             },
             ok: failing.is_empty() && !report.build.failed(),
+            detail: None,
         });
 
         let report = pipeline::evaluate(
@@ -266,9 +212,10 @@ pub fn verify(
                 report.score, report.max_score
             ),
             ok: failing > 0,
+            detail: None,
         });
 
-        let variants = variants(kit, lesson)?;
+        let variants = variants::load(kit, lesson, Role::Variant)?;
         if variants.is_empty() {
             rows.push(Row {
                 lesson: lesson.dir_name(),
@@ -276,56 +223,142 @@ pub fn verify(
                 expected: "at least one known-buggy variant".into(),
                 observed: "none".into(),
                 ok: false,
+                detail: None,
             });
         }
-        for variant in variants {
-            if let Some(unknown) = variant.caught_by.iter().find(|c| !planned.contains(c)) {
-                bail!("{}: caught-by names `{unknown}`, which curriculum.toml doesn't list for lesson {}", variant.path.display(), lesson.dir_name());
-            }
-            let only = Options {
-                only: Some(variant.caught_by.clone()),
-                ..options.clone()
-            };
-            let report = pipeline::evaluate(
+        for variant in &variants {
+            rows.push(variant_row(
+                kit, lesson, &solution, variant, &planned, options,
+            )?);
+        }
+        for alternative in variants::load(kit, lesson, Role::Alternative)? {
+            rows.push(alternative_row(
                 kit,
                 lesson,
-                &Target::variant(kit, &variant.path),
-                &only,
-                &quiet,
-            )?;
-            let outcomes: Vec<String> = report
-                .checks
-                .iter()
-                .map(|c| format!("{} {}", c.name, c.status))
-                .collect();
-            let caught = !report.checks.is_empty()
-                && report.checks.iter().all(|c| c.status.ran_and_failed());
-            rows.push(Row {
-                lesson: lesson.dir_name(),
-                subject: format!("variant {}", variant.name),
-                expected: format!("caught by {}", variant.caught_by.join(", ")),
-                observed: match (!report.build.failed(), caught) {
-                    (true, true) => outcomes.join(", "),
-                    (true, false) => format!("{} -- missed: {}", outcomes.join(", "), variant.bug),
-                    (false, _) => "did not build".into(),
-                },
-                ok: caught,
-            });
+                &solution,
+                &alternative,
+                options,
+            )?);
         }
     }
     print_table(out, &rows)?;
     Ok(rows.iter().all(|r| r.ok))
 }
 
+/// A known-buggy variant: every check it names rejects it.
+fn variant_row(
+    kit: &Kit,
+    lesson: &Lesson,
+    solution: &Target,
+    variant: &Variant,
+    planned: &[String],
+    options: &Options,
+) -> Result<Row> {
+    let mut row = Row {
+        lesson: lesson.dir_name(),
+        subject: format!("variant {}", variant.name),
+        expected: format!("caught by {}", variant.caught_by.join(", ")),
+        observed: String::new(),
+        ok: false,
+        detail: None,
+    };
+    if variant.unfilled() {
+        row.observed = format!(
+            "{} still holds the template: fill in its bug: and caught-by: lines",
+            kit.display(&variant.path)
+        );
+        return Ok(row);
+    }
+    if let Some(unknown) = variant.caught_by.iter().find(|c| !planned.contains(c)) {
+        bail!(
+            "{}: caught-by names `{unknown}`, which curriculum.toml doesn't list for lesson {}",
+            kit.display(&variant.path),
+            lesson.dir_name()
+        );
+    }
+    let target = match variant.target(kit, Role::Variant, solution) {
+        Ok(target) => target,
+        Err(e) => {
+            row.observed = format!("the patch does not apply to the solution: {e}");
+            row.detail = (!e.expected.is_empty())
+                .then(|| format!("the hunk expected:\n{}", e.expected.join("\n")));
+            return Ok(row);
+        }
+    };
+    let only = Options {
+        only: Some(variant.caught_by.clone()),
+        ..options.clone()
+    };
+    let report = pipeline::evaluate(kit, lesson, &target, &only, &|_| {})?;
+    let outcomes: Vec<String> = report
+        .checks
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.status))
+        .collect();
+    row.ok = !report.checks.is_empty() && report.checks.iter().all(|c| c.status.ran_and_failed());
+    row.observed = match (!report.build.failed(), row.ok) {
+        (true, true) => outcomes.join(", "),
+        (true, false) => format!("{} -- missed: {}", outcomes.join(", "), variant.about),
+        (false, _) => "did not build".into(),
+    };
+    if !row.ok {
+        row.detail = Some(variant.diff(solution));
+    }
+    Ok(row)
+}
+
+/// A correct alternative design: it passes every check, like the solution.
+fn alternative_row(
+    kit: &Kit,
+    lesson: &Lesson,
+    solution: &Target,
+    alternative: &Variant,
+    options: &Options,
+) -> Result<Row> {
+    let mut row = Row {
+        lesson: lesson.dir_name(),
+        subject: format!("alternative {}", alternative.name),
+        expected: "passes every check".into(),
+        observed: String::new(),
+        ok: false,
+        detail: None,
+    };
+    let target = match alternative.target(kit, Role::Alternative, solution) {
+        Ok(target) => target,
+        Err(e) => {
+            row.observed = format!("the patch does not apply to the solution: {e}");
+            row.detail = (!e.expected.is_empty())
+                .then(|| format!("the hunk expected:\n{}", e.expected.join("\n")));
+            return Ok(row);
+        }
+    };
+    let report = pipeline::evaluate(kit, lesson, &target, options, &|_| {})?;
+    let failing: Vec<String> = report
+        .failed()
+        .map(|c| format!("{} ({})", c.name, c.status))
+        .collect();
+    row.ok = failing.is_empty() && !report.build.failed();
+    row.observed = if row.ok {
+        format!("{}/{} points", report.score, report.max_score)
+    } else if report.build.failed() {
+        format!("did not build ({})", alternative.about)
+    } else {
+        format!("failed: {} ({})", failing.join(", "), alternative.about)
+    };
+    if !row.ok {
+        row.detail = Some(alternative.diff(solution));
+    }
+    Ok(row)
+}
+
 /// Every check `checks.rs` defines is listed in curriculum.toml with the same kind: a check the
 /// curriculum doesn't list would never run, and one filed under another kind would run in the wrong
 /// build.
-fn listed_checks_agree(kit: &Kit, lesson: &Lesson) -> Result<Vec<Row>> {
+fn listed_checks_agree(kit: &Kit, lesson: &Lesson, solution: &Target) -> Result<Vec<Row>> {
     let planned = lesson.planned_checks()?;
-    let solution = Target::solution(kit, lesson)?;
     let mut rows = Vec::new();
     for mode in [harness::Mode::Std, harness::Mode::Loom] {
-        let Ok(built) = harness::build(kit, lesson, &solution, mode, false)? else {
+        let Ok(built) = harness::build(kit, lesson, solution, mode, false)? else {
             continue; // the solution row reports the build failure
         };
         for info in run::list(&built.harness)? {
@@ -343,6 +376,7 @@ fn listed_checks_agree(kit: &Kit, lesson: &Lesson) -> Result<Vec<Row>> {
                     expected: format!("listed as a {} check", info.kind),
                     observed: problem,
                     ok: false,
+                    detail: None,
                 });
             }
         }
@@ -378,6 +412,11 @@ fn print_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
             "{:<14} {:<w_subject$}  {:<w_expected$}  {style}{word}{style:#} {}",
             r.lesson, r.subject, r.expected, r.observed
         )?;
+        if let (false, Some(detail)) = (r.ok, &r.detail) {
+            for line in detail.lines() {
+                writeln!(out, "    | {line}")?;
+            }
+        }
     }
     let missed = rows.iter().filter(|r| !r.ok).count();
     if missed == 0 {

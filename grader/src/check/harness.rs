@@ -215,14 +215,12 @@ fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &s
     let shim = kit.shim(lesson)?;
     let mut wanted = vec![PathBuf::from("sync.rs")];
     write_if_changed(&lesson_src.join("sync.rs"), shim.as_bytes())?;
-    for (rel, from) in &target.files {
-        if rel == Path::new("sync.rs") {
+    for file in target.files() {
+        if file.path == "sync.rs" {
             continue;
         }
-        let bytes =
-            std::fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
-        write_if_changed(&lesson_src.join(rel), &bytes)?;
-        wanted.push(rel.clone());
+        write_if_changed(&lesson_src.join(&file.path), &file.contents)?;
+        wanted.push(PathBuf::from(&file.path));
     }
     remove_stale(&lesson_src, Path::new(""), &wanted)?;
 

@@ -5,8 +5,6 @@
 //! sources as Rust tokens (so comments and strings don't count) and reports every path into
 //! `std::sync`, `std::thread` and friends, including inside `use` groups and macro calls.
 
-use std::path::Path;
-
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 
 use crate::check::target::Target;
@@ -43,22 +41,18 @@ pub struct Violation {
 /// Every direct use of a primitive in the target's sources, except the shim itself.
 pub fn lint(target: &Target) -> Vec<Violation> {
     let mut found = Vec::new();
-    for (rel, file) in &target.files {
-        if rel == Path::new("sync.rs") || rel.extension().is_none_or(|e| e != "rs") {
+    for file in target.files() {
+        if file.path == "sync.rs" || !file.path.ends_with(".rs") {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(file) else {
+        // A file that doesn't tokenize (or isn't UTF-8) doesn't compile either: the build reports it.
+        let Ok(text) = std::str::from_utf8(&file.contents) else {
             continue;
         };
-        // A file that doesn't tokenize doesn't compile either: the build reports it.
         let Ok(tokens) = text.parse::<TokenStream>() else {
             continue;
         };
-        let shown = target.show_paths(&format!(
-            "{}/src/{}",
-            target.crate_dir_name(),
-            rel.display()
-        ));
+        let shown = target.show_paths(&format!("{}/src/{}", target.crate_dir_name(), file.path));
         scan(tokens, &shown, &mut found);
     }
     found

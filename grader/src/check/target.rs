@@ -1,27 +1,73 @@
-//! What is checked: the source files of the crate under test, wherever they come from.
+//! What is checked: the source files of the crate under test, wherever they come from, read once.
+//!
+//! A [`Target`] is an immutable snapshot: every source file of the crate's `src/` with its
+//! contents in memory and its SHA-256, taken when the target is made. The lint, the harness build,
+//! the grade cache and watch all use that snapshot and never read the folder again, so what is
+//! linted is what is built and what is hashed.
 //!
 //! Only the target's `src/` is taken. The kit's manifest and the kit's `src/sync.rs` are always
 //! used, so a build script, an extra dependency or an edited shim in a submission has no effect.
+//!
+//! What a snapshot takes from `src/`:
+//! - `.rs` files (the sources), and `.md` and `.txt` files (text a source may `include_str!`), in
+//!   every folder below `src/`;
+//! - nothing else: other files (editor backups, `.DS_Store`, build products) and hidden entries
+//!   (names starting with `.`: editor swap and lock files such as `.#lib.rs`) are ignored;
+//! - never a symbolic link: a `src/` that is a link, or a link to a source or a folder inside it,
+//!   refuses the whole target with a reason ("src/lib.rs is a symbolic link: submit the file
+//!   itself"), since a link could make the grader read files outside the submission;
+//! - at most [`MAX_SOURCE_BYTES`] in all: a bigger `src/` is refused rather than copied.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
 
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
 
 /// A submission bigger than this is refused rather than copied.
-const MAX_SOURCE_BYTES: u64 = 8 << 20;
+pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
 
+/// The kinds of files a snapshot takes; everything else in `src/` is ignored.
+const TAKEN_EXTENSIONS: [&str; 3] = ["rs", "md", "txt"];
+
+/// One file of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Its path relative to `src/`, `/`-separated: `lib.rs`, `parts/mod.rs`.
+    pub path: String,
+    pub contents: Vec<u8>,
+    /// SHA-256 of `contents`.
+    pub sha256: [u8; 32],
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<String>, contents: Vec<u8>) -> SourceFile {
+        let sha256 = Sha256::digest(&contents).into();
+        SourceFile {
+            path: path.into(),
+            contents,
+            sha256,
+        }
+    }
+
+    /// Its contents as text (lossy for a file that is not UTF-8: such a file doesn't compile).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.contents)
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct Target {
     /// How reports name it: `exercises/01-race-fix`, a submission folder, a variant file.
     pub label: String,
     /// Names the target's build cache, so a re-check of the same target reuses its build.
     pub key: String,
-    /// Files of the crate's `src/`: (path relative to `src/`, where to read it).
-    pub files: Vec<(PathBuf, PathBuf)>,
     /// Where the files live, to show compiler messages with the learner's own paths.
     pub src_display: String,
+    /// The snapshot: files of the crate's `src/`, sorted by path.
+    files: Vec<SourceFile>,
 }
 
 impl Target {
@@ -58,18 +104,45 @@ impl Target {
         Target::from_crate_dir(&crate_dir, crate_dir.display().to_string(), key)
     }
 
-    /// A known-buggy variant: one whole `lib.rs`.
-    pub fn variant(kit: &Kit, file: &Path) -> Target {
-        let stem = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    /// A target made of files already in memory (a variant: the solution's snapshot, patched).
+    pub fn from_files(
+        label: String,
+        key: String,
+        src_display: String,
+        mut files: Vec<SourceFile>,
+    ) -> Target {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files.dedup_by(|a, b| a.path == b.path);
         Target {
-            label: kit.display(file),
-            key: format!("variant-{stem}"),
-            files: vec![(PathBuf::from("lib.rs"), file.to_path_buf())],
-            src_display: kit.display(file),
+            label,
+            key,
+            src_display,
+            files,
         }
+    }
+
+    /// Any `src/` folder, as it is (an author's edited copy of a solution, say).
+    pub fn from_src_dir(src: &Path) -> Result<Target> {
+        let files = read_src(src, Depth::Recursive)?;
+        let shown = src.display().to_string();
+        Ok(Target::from_files(
+            shown.clone(),
+            "edited".into(),
+            shown,
+            files,
+        ))
+    }
+
+    /// The `.rs` files directly in `dir` (no folders below it): bare sources uploaded without a
+    /// crate around them.
+    pub fn from_bare_sources(dir: &Path, label: String, key: String) -> Result<Target> {
+        let files = read_src(dir, Depth::Flat)?;
+        Ok(Target::from_files(
+            label,
+            key,
+            dir.display().to_string(),
+            files,
+        ))
     }
 
     fn from_crate_dir(dir: &Path, label: String, key: String) -> Result<Target> {
@@ -77,15 +150,22 @@ impl Target {
         if !src.join("lib.rs").is_file() {
             bail!("{}: no src/lib.rs", dir.display());
         }
-        let mut files = Vec::new();
-        let mut total = 0;
-        collect(&src, Path::new(""), &mut files, &mut total)?;
+        let files = read_src(&src, Depth::Recursive).with_context(|| dir.display().to_string())?;
         Ok(Target {
             src_display: format!("{label}/src"),
             label,
             key,
             files,
         })
+    }
+
+    /// The snapshot's files, sorted by path.
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    pub fn file(&self, path: &str) -> Option<&SourceFile> {
+        self.files.iter().find(|f| f.path == path)
     }
 
     /// The folder of the lesson crate inside the generated harness. It carries the key because
@@ -98,30 +178,126 @@ impl Target {
 
     /// Feeds every file to `feed`, name then contents, each length-prefixed so that no two
     /// different sets of files feed the same bytes: what content hashes of a target are made of.
-    pub fn feed_contents(&self, feed: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
-        for (rel, path) in &self.files {
-            let bytes = std::fs::read(path)?;
-            let name = rel.to_string_lossy();
-            feed(&(name.len() as u64).to_le_bytes());
-            feed(name.as_bytes());
-            feed(&(bytes.len() as u64).to_le_bytes());
-            feed(&bytes);
+    /// (The grade cache's key: these bytes are the same as before targets were snapshots, so
+    /// grades cached then stay valid.)
+    pub fn feed_contents(&self, feed: &mut dyn FnMut(&[u8])) {
+        for file in &self.files {
+            feed(&(file.path.len() as u64).to_le_bytes());
+            feed(file.path.as_bytes());
+            feed(&(file.contents.len() as u64).to_le_bytes());
+            feed(&file.contents);
         }
-        Ok(())
+    }
+
+    /// SHA-256 of [`Target::feed_contents`]: two snapshots with the same files (paths and
+    /// contents) have the same digest, whatever their label.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        self.feed_contents(&mut |b| h.update(b));
+        h.finalize().into()
     }
 
     /// Rewrites the generated crate's paths in compiler output to the target's own.
     pub fn show_paths(&self, text: &str) -> String {
         let generated = format!("{}/src/", self.crate_dir_name());
-        if self.files.len() == 1
-            && self.files[0].0 == Path::new("lib.rs")
-            && !self.src_display.ends_with("/src")
-        {
-            text.replace(&format!("{generated}lib.rs"), &self.src_display)
-        } else {
-            text.replace(&generated, &format!("{}/", self.src_display))
+        text.replace(&generated, &format!("{}/", self.src_display))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    Flat,
+    Recursive,
+}
+
+/// Reads the snapshot of `src` (see the module's documentation for what it takes).
+fn read_src(src: &Path, depth: Depth) -> Result<Vec<SourceFile>> {
+    let meta =
+        std::fs::symlink_metadata(src).with_context(|| format!("cannot read {}", src.display()))?;
+    if meta.file_type().is_symlink() {
+        bail!(
+            "{} is a symbolic link: submit the folder itself",
+            shown_name(src, Path::new(""))
+        );
+    }
+    let mut files = Vec::new();
+    let mut total = 0;
+    collect(src, Path::new(""), depth, &mut files, &mut total)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// How a refusal names an entry: `src/lib.rs` for the entry `lib.rs` of the folder `…/src`.
+fn shown_name(src: &Path, rel: &Path) -> String {
+    let base = src
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if rel.as_os_str().is_empty() {
+        base
+    } else {
+        format!("{base}/{}", rel.to_string_lossy())
+    }
+}
+
+fn collect(
+    src: &Path,
+    rel: &Path,
+    depth: Depth,
+    out: &mut Vec<SourceFile>,
+    total: &mut u64,
+) -> Result<()> {
+    let dir = src.join(rel);
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue; // hidden: editor swap and lock files, .DS_Store
+        }
+        let rel_path = rel.join(&name);
+        let kind = entry.file_type()?;
+        let taken = Path::new(&name)
+            .extension()
+            .is_some_and(|e| TAKEN_EXTENSIONS.iter().any(|t| e == *t));
+        if kind.is_symlink() {
+            let points_to_folder = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+            if taken || points_to_folder {
+                bail!(
+                    "{} is a symbolic link: submit the {} itself",
+                    shown_name(src, &rel_path),
+                    if points_to_folder { "folder" } else { "file" }
+                );
+            }
+            continue;
+        }
+        if kind.is_dir() {
+            if depth == Depth::Recursive {
+                collect(src, &rel_path, depth, out, total)?;
+            }
+        } else if kind.is_file() && taken {
+            *total += entry.metadata()?.len();
+            if *total > MAX_SOURCE_BYTES {
+                bail!(
+                    "{}: src/ holds more than {} MiB; refusing to copy it",
+                    src.display(),
+                    MAX_SOURCE_BYTES >> 20
+                );
+            }
+            let contents = std::fs::read(entry.path())
+                .with_context(|| format!("cannot read {}", entry.path().display()))?;
+            let path = rel_path
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push(SourceFile::new(path, contents));
         }
     }
+    Ok(())
 }
 
 fn find_lesson_crate(lesson: &Lesson, dir: &Path) -> Option<PathBuf> {
@@ -152,41 +328,124 @@ fn find_lesson_crate(lesson: &Lesson, dir: &Path) -> Option<PathBuf> {
     None
 }
 
-fn collect(
-    dir: &Path,
-    rel: &Path,
-    out: &mut Vec<(PathBuf, PathBuf)>,
-    total: &mut u64,
-) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .flatten()
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let rel_path = rel.join(entry.file_name());
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            collect(&path, &rel_path, out, total)?;
-        } else if kind.is_file() {
-            *total += entry.metadata()?.len();
-            if *total > MAX_SOURCE_BYTES {
-                bail!(
-                    "{}: src/ holds more than {} MiB; refusing to copy it",
-                    dir.display(),
-                    MAX_SOURCE_BYTES >> 20
-                );
-            }
-            out.push((rel_path, path));
-        }
-    }
-    Ok(())
-}
-
 /// A stable 64-bit FNV-1a hash: cache keys and content fingerprints, nothing secret.
 pub fn fingerprint(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crate_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join("src").join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn snapshot(dir: &Path) -> Result<Target> {
+        Target::from_crate_dir(dir, "lesson".into(), "k".into())
+    }
+
+    #[test]
+    fn takes_sources_and_text_and_ignores_the_rest() {
+        let dir = crate_with(&[
+            ("lib.rs", "pub mod parts;\n"),
+            ("parts/mod.rs", "pub fn f() {}\n"),
+            ("notes.md", "# notes\n"),
+            ("lib.rs~", "an editor backup\n"),
+            (".lib.rs.swp", "swap\n"),
+            ("data.bin", "\0\0"),
+        ]);
+        let target = snapshot(dir.path()).unwrap();
+        let paths: Vec<&str> = target.files().iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["lib.rs", "notes.md", "parts/mod.rs"]);
+        // Read once: the snapshot keeps what it read, whatever happens on disk afterwards.
+        std::fs::write(dir.path().join("src/lib.rs"), "changed\n").unwrap();
+        assert_eq!(target.file("lib.rs").unwrap().text(), "pub mod parts;\n");
+        assert_eq!(
+            target.file("lib.rs").unwrap().sha256,
+            <[u8; 32]>::from(Sha256::digest(b"pub mod parts;\n"))
+        );
+    }
+
+    #[test]
+    fn refuses_symbolic_links_with_a_reason() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.rs"), "// not yours\n").unwrap();
+
+        let dir = crate_with(&[("other.rs", "\n")]);
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.rs"),
+            dir.path().join("src/lib.rs"),
+        )
+        .unwrap();
+        let err = format!("{:#}", snapshot(dir.path()).unwrap_err());
+        assert!(
+            err.contains("src/lib.rs is a symbolic link: submit the file itself"),
+            "{err}"
+        );
+
+        let dir = crate_with(&[("lib.rs", "\n")]);
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("src/parts")).unwrap();
+        let err = format!("{:#}", snapshot(dir.path()).unwrap_err());
+        assert!(
+            err.contains("src/parts is a symbolic link: submit the folder itself"),
+            "{err}"
+        );
+
+        let real = crate_with(&[("lib.rs", "\n")]);
+        let linked = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(real.path().join("src"), linked.path().join("src")).unwrap();
+        let err = format!("{:#}", snapshot(linked.path()).unwrap_err());
+        assert!(
+            err.contains("src is a symbolic link: submit the folder itself"),
+            "{err}"
+        );
+
+        // A dangling editor lock file (emacs's `.#lib.rs`) is hidden, so ignored.
+        let dir = crate_with(&[("lib.rs", "\n")]);
+        std::os::unix::fs::symlink("user@host.123", dir.path().join("src/.#lib.rs")).unwrap();
+        assert_eq!(snapshot(dir.path()).unwrap().files().len(), 1);
+    }
+
+    #[test]
+    fn refuses_a_src_over_the_size_cap() {
+        let big = "x".repeat(MAX_SOURCE_BYTES as usize / 2 + 1);
+        let dir = crate_with(&[("lib.rs", &big), ("more.rs", &big)]);
+        let err = format!("{:#}", snapshot(dir.path()).unwrap_err());
+        assert!(err.contains("refusing to copy it"), "{err}");
+    }
+
+    #[test]
+    fn hashing_is_stable_and_covers_names_and_contents() {
+        let a = crate_with(&[("lib.rs", "pub fn f() {}\n"), ("sync.rs", "\n")]);
+        let b = crate_with(&[("lib.rs", "pub fn f() {}\n"), ("sync.rs", "\n")]);
+        let (ta, tb) = (snapshot(a.path()).unwrap(), snapshot(b.path()).unwrap());
+        assert_eq!(ta.digest(), tb.digest());
+        // The bytes fed to the grade cache's hash, spelled out: they must never change, or every
+        // cached grade is thrown away.
+        let mut fed = Vec::new();
+        ta.feed_contents(&mut |b| fed.extend_from_slice(b));
+        let mut expected = Vec::new();
+        for (name, text) in [("lib.rs", "pub fn f() {}\n"), ("sync.rs", "\n")] {
+            expected.extend((name.len() as u64).to_le_bytes());
+            expected.extend(name.as_bytes());
+            expected.extend((text.len() as u64).to_le_bytes());
+            expected.extend(text.as_bytes());
+        }
+        assert_eq!(fed, expected);
+        assert_eq!(ta.digest(), <[u8; 32]>::from(Sha256::digest(&expected)),);
+
+        let renamed = crate_with(&[("lib.rs", "pub fn f() {}\n"), ("sync2.rs", "\n")]);
+        assert_ne!(snapshot(renamed.path()).unwrap().digest(), ta.digest());
+        let edited = crate_with(&[("lib.rs", "pub fn g() {}\n"), ("sync.rs", "\n")]);
+        assert_ne!(snapshot(edited.path()).unwrap().digest(), ta.digest());
+    }
 }

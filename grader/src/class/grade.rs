@@ -308,7 +308,7 @@ impl KitIngredients {
         Ok(KitIngredients { hasher: h })
     }
 
-    /// The content hash of one submission, or `None` when its files cannot be read.
+    /// The content hash of one submission (its snapshot's files, read once when it was prepared).
     fn hash(&self, target: &Target) -> Option<String> {
         let mut h = self.hasher.clone();
         // The report names the submission (its id in messages, its path as the target): two
@@ -317,7 +317,7 @@ impl KitIngredients {
             h.update((name.len() as u64).to_le_bytes());
             h.update(name.as_bytes());
         }
-        target.feed_contents(&mut |bytes| h.update(bytes)).ok()?;
+        target.feed_contents(&mut |bytes| h.update(bytes));
         Some(
             h.finalize()
                 .iter()

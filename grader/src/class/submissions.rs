@@ -135,33 +135,14 @@ impl Submission {
 pub fn locate(lesson: &Lesson, dir: &Path) -> Result<Target> {
     match Target::submission(lesson, dir) {
         Ok(target) => Ok(target),
-        Err(e) if dir.join("lib.rs").is_file() => {
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(dir)?.flatten() {
-                let path = entry.path();
-                if entry.file_type()?.is_file() && path.extension().is_some_and(|x| x == "rs") {
-                    files.push((PathBuf::from(entry.file_name()), path));
-                }
-            }
-            files.sort();
-            if files
-                .iter()
-                .map(|(_, p)| p.metadata().map_or(0, |m| m.len()))
-                .sum::<u64>()
-                > MAX_UNPACKED_BYTES
-            {
-                return Err(e);
-            }
-            Ok(Target {
-                label: dir.display().to_string(),
-                key: format!(
-                    "path-{:016x}",
-                    fingerprint(dir.to_string_lossy().as_bytes())
-                ),
-                files,
-                src_display: dir.display().to_string(),
-            })
-        }
+        Err(_) if dir.join("lib.rs").is_file() => Target::from_bare_sources(
+            dir,
+            dir.display().to_string(),
+            format!(
+                "path-{:016x}",
+                fingerprint(dir.to_string_lossy().as_bytes())
+            ),
+        ),
         Err(e) => Err(e),
     }
 }

@@ -19,7 +19,7 @@ use grader_harness::protocol::Kind;
 
 use crate::check::pipeline::{self, Options};
 use crate::check::run::Status;
-use crate::check::target::{self, Target};
+use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
 use crate::learner::journey;
@@ -98,11 +98,13 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
             };
             let mut notes = Notes::default();
             loop {
-                // Check what is on disk now.
-                let seen = fingerprint(kit, lesson);
+                // Check what is on disk now: one snapshot, both checked and remembered.
+                let snapshot = Target::exercise(kit, lesson);
+                let seen = fingerprint(&snapshot);
                 runs += 1;
                 ui.checking(&mut out, kit, lesson, runs)?;
-                let outcome = check(kit, lesson, &opts.options, ui.tty);
+                let outcome =
+                    snapshot.and_then(|target| check(kit, lesson, &target, &opts.options, ui.tty));
                 let (report, first_pass) = match &outcome {
                     Ok(report) => {
                         let mut progress = Progress::load(kit);
@@ -140,12 +142,12 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
                     match msg {
                         Ok(Msg::Changed) => {
                             settle(&rx, &mut pending);
-                            if fingerprint(kit, lesson) != seen {
+                            if fingerprint(&Target::exercise(kit, lesson)) != seen {
                                 break;
                             }
                         }
                         Err(RecvTimeoutError::Timeout) => {
-                            if fingerprint(kit, lesson) != seen {
+                            if fingerprint(&Target::exercise(kit, lesson)) != seen {
                                 break;
                             }
                         }
@@ -225,28 +227,32 @@ fn settle(rx: &Receiver<Msg>, pending: &mut VecDeque<char>) {
     }
 }
 
-fn check(kit: &Kit, lesson: &Lesson, options: &Options, tty: bool) -> Result<Report> {
-    let target = Target::exercise(kit, lesson)?;
+fn check(
+    kit: &Kit,
+    lesson: &Lesson,
+    target: &Target,
+    options: &Options,
+    tty: bool,
+) -> Result<Report> {
     if tty && std::io::stderr().is_terminal() {
         let live = Live::start();
-        let report = pipeline::evaluate(kit, lesson, &target, options, &|e| live.event(e));
+        let report = pipeline::evaluate(kit, lesson, target, options, &|e| live.event(e));
         live.finish();
         report
     } else {
-        pipeline::evaluate(kit, lesson, &target, options, &|_| {})
+        pipeline::evaluate(kit, lesson, target, options, &|_| {})
     }
 }
 
-/// A hash of the exercise's sources (paths and contents): what a re-check sees. A folder that
-/// can't be read as a target (no lib.rs any more, say) hashes its error, which is a change too.
-fn fingerprint(kit: &Kit, lesson: &Lesson) -> u64 {
-    let mut bytes = Vec::new();
-    let read = Target::exercise(kit, lesson)
-        .and_then(|t| Ok(t.feed_contents(&mut |b| bytes.extend_from_slice(b))?));
-    if let Err(e) = read {
-        bytes = format!("{e:#}").into_bytes();
+/// The digest of the exercise's snapshot (paths and contents): what a re-check sees. A folder that
+/// can't be read as a target (no lib.rs any more, a symbolic link) hashes its error, which is a
+/// change too.
+fn fingerprint(snapshot: &Result<Target>) -> [u8; 32] {
+    use sha2::Digest;
+    match snapshot {
+        Ok(target) => target.digest(),
+        Err(e) => sha2::Sha256::digest(format!("{e:#}").as_bytes()).into(),
     }
-    target::fingerprint(&bytes)
 }
 
 /// File-system events for the exercise folder; `None` when the platform or file system gives none.

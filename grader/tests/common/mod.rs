@@ -106,3 +106,22 @@ pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::V
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name} in {report}"))
 }
+
+/// A known-buggy variant's lib.rs: the lesson's solution with its `variants/NAME.patch` applied,
+/// as the grader applies it.
+pub fn variant_lib(lesson_dir: &str, name: &str) -> String {
+    use grader::author::patch::{self, PatchFile};
+    use grader::check::target::SourceFile;
+    let root = kit_root();
+    let solution =
+        std::fs::read(root.join("solutions").join(lesson_dir).join("src/lib.rs")).unwrap();
+    let file = root
+        .join("grader/lessons")
+        .join(lesson_dir)
+        .join("variants")
+        .join(format!("{name}.patch"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut files = vec![SourceFile::new("lib.rs", solution)];
+    patch::apply(&mut files, &PatchFile::parse(&text).unwrap().diff).unwrap();
+    files[0].text().into_owned()
+}

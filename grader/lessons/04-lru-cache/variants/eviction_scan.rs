@@ -1,5 +1,6 @@
 //! bug: stamps each entry with a last-used tick and evicts by scanning the whole map for the smallest tick: every eviction is O(n)
 //! caught-by: constant_time_ops
+//! whole-file: a different design, not an edit of the solution: no recency list at all, entries stamped with a tick and evicted by scanning the map (its diff would be longer than the file)
 //!
 //! Lesson 04, a known-buggy variant: correct results, O(1) lookups, linear-time eviction.
 

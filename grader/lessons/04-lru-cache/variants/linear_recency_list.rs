@@ -1,5 +1,6 @@
 //! bug: keeps the recency order in a VecDeque of keys and finds a key with `position` on every get, put and remove: each call walks the entries, O(n)
 //! caught-by: constant_time_ops
+//! whole-file: a different design, not an edit of the solution: the recency order is a VecDeque of keys searched with `position` (its diff would be longer than the file)
 //!
 //! Lesson 04, a known-buggy variant: correct results, linear time.
 
