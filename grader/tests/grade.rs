@@ -437,10 +437,12 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
     assert_eq!(dave["cached"], false);
 }
 
-/// The JUnit XML as the Jenkins schema (the one cargo-nextest's output follows) wants it:
-/// `testsuites` > `testsuite` (name, tests, failures, errors) > `testcase` (name, classname, time),
-/// with `failure`/`error` carrying message and type, and counts that add up.
+/// The JUnit XML is valid against the Jenkins xunit plugin's junit-10.xsd, and beyond what the
+/// schema says: `testsuites` > `testsuite` (name, tests, failures, errors) > `testcase` (name,
+/// classname, time), with `failure`/`error` carrying message and type, counts that add up, and
+/// each check's points in its suite's properties.
 fn validate_junit(xml: &str, checks_per_suite: usize) {
+    common::assert_valid_junit(xml);
     let doc = roxmltree::Document::parse(xml).expect("junit.xml is well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
@@ -461,10 +463,19 @@ fn validate_junit(xml: &str, checks_per_suite: usize) {
         for child in suite.children().filter(|n| n.is_element()) {
             match child.tag_name().name() {
                 "properties" => {
+                    let mut points = 0;
+                    let mut score = None;
                     for p in child.children().filter(|n| n.is_element()) {
                         assert_eq!(p.tag_name().name(), "property");
-                        assert!(p.attribute("name").is_some() && p.attribute("value").is_some());
+                        let (key, value) = (p.attribute("name").unwrap(), p.attribute("value"));
+                        let value: Option<u64> = value.unwrap().parse().ok();
+                        if key.starts_with("points.") {
+                            points += value.unwrap();
+                        } else if key == "score" {
+                            score = value;
+                        }
                     }
+                    assert_eq!(score, Some(points), "{name}: score and points.* differ");
                 }
                 "system-out" | "system-err" => {}
                 "testcase" => {
@@ -487,7 +498,7 @@ fn validate_junit(xml: &str, checks_per_suite: usize) {
                                     e += 1
                                 }
                             }
-                            "properties" | "skipped" | "system-out" | "system-err" => {}
+                            "skipped" | "system-out" | "system-err" => {}
                             other => panic!("unexpected <{other}> in a testcase"),
                         }
                     }
