@@ -117,8 +117,21 @@ Re-running on the same folder re-grades only the submissions whose content chang
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Print a GitHub Classroom autograding workflow for a lesson (one step per kind of check).
+    /// Print a GitHub Classroom autograding workflow for a lesson (one step per check).
+    #[command(
+        after_help = "Example:\n  grader classroom 01 > .github/workflows/classroom.yml\n\nThe workflow runs every check once (`grader check 01 --format json > grader-report.json`), then\none step per check, worth its points, reads its result with `grader report-check`."
+    )]
     Classroom { lesson: String },
+    /// Print the result of one check from a `grader check --format json` report; exit 0 if it passed.
+    #[command(
+        after_help = "Example:\n  grader check 01 --format json > report.json\n  grader report-check report.json counter_one_thread\n\nExit status: 0 the check passed, 1 it did not, 2 no such report or check.\nThe GitHub Classroom workflow (`grader classroom`) runs it once per check."
+    )]
+    ReportCheck {
+        /// A report written by `grader check --format json`.
+        file: PathBuf,
+        /// The check's name, e.g. counter_one_thread.
+        name: String,
+    },
     /// Re-check a lesson each time one of its files is saved (Ctrl-C or q to stop).
     #[command(
         after_help = "Examples:\n  grader watch                 your current lesson\n  grader watch 02              lesson 02\n  grader watch --poll          no file-system events: look for changes every second\n\nKeys while watching: h next hint, r re-check now, n move on to the next lesson, q quit.\nWithout a terminal, type the letter then Enter. The screen shows the first failing check."
@@ -218,6 +231,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         use clap::CommandFactory;
         clap_complete::generate(shell, &mut Cli::command(), "grader", &mut std::io::stdout());
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Command::ReportCheck { file, name }) = &cli.command {
+        let passed = platforms::report_check(file, name, &mut anstream::stdout())?;
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     let kit = Kit::locate(cli.kit.as_deref())?;
     let mut out = anstream::stdout();
@@ -375,6 +396,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             write!(out, "{}", platforms::classroom_workflow(lesson)?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::ReportCheck { .. } => unreachable!("handled before the kit is located"),
         Command::List => {
             writeln!(out, "{}\n", kit.curriculum.title)?;
             journey::print_lessons(&mut out, &kit, &progress::Progress::load(&kit))?;

@@ -712,9 +712,24 @@ fn gradescope_package_holds_the_scripts_and_no_solution() {
     assert!(status.success(), "the package's grader does not build");
 }
 
+/// The Classroom workflow's per-check steps: (command, max-score), read from the YAML.
+fn classroom_steps(yaml: &str) -> Vec<(String, u64)> {
+    let mut steps = Vec::new();
+    let mut command = None;
+    for line in yaml.lines().map(str::trim) {
+        if let Some(c) = line.strip_prefix("command: ") {
+            command = Some(c.to_string());
+        } else if let Some(max) = line.strip_prefix("max-score: ") {
+            steps.push((command.take().unwrap(), max.parse().unwrap()));
+        }
+    }
+    steps
+}
+
 #[test]
-fn classroom_workflow_has_a_step_per_kind_worth_its_points() {
+fn classroom_points_equal_the_graders_score_of_a_partially_correct_submission() {
     let points = points();
+    let max: u64 = points.values().map(|(_, p)| p).sum();
     let out = grader()
         .args(["classroom", "01"])
         .assert()
@@ -723,34 +738,89 @@ fn classroom_workflow_has_a_step_per_kind_worth_its_points() {
         .stdout
         .clone();
     let yaml = String::from_utf8(out).unwrap();
-    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
-    for (kind, p) in points.values() {
-        *kinds.entry(kind.as_str()).or_default() += p;
-    }
-    for (kind, total) in &kinds {
-        let step = format!("command: ./target/release/grader check 01 --kind {kind} --color never");
-        assert!(yaml.contains(&step), "no step for {kind}:\n{yaml}");
-        let after = &yaml[yaml.find(&step).unwrap()..];
-        let max_line = after
-            .lines()
-            .find(|l| l.trim_start().starts_with("max-score:"))
-            .unwrap();
-        assert_eq!(max_line.trim(), format!("max-score: {total}"));
+    // One build and one run of every check, then one step per check worth its points.
+    assert_eq!(yaml.matches("cargo build").count(), 1, "{yaml}");
+    assert!(
+        yaml.contains("run: ./target/release/grader check 01 --format json > grader-report.json || [ $? -eq 1 ]"),
+        "{yaml}"
+    );
+    let steps = classroom_steps(&yaml);
+    assert_eq!(steps.len(), points.len(), "{yaml}");
+    for (name, (_, p)) in &points {
+        let command = format!("./target/release/grader report-check grader-report.json {name}");
+        assert!(
+            steps.contains(&(command, *p)),
+            "no step for {name} worth {p}:\n{yaml}"
+        );
+        let id = format!("check-{}", name.replace('_', "-"));
         assert!(yaml.contains(&format!(
-            "{}_RESULTS: \"${{{{steps.{kind}.outputs.result}}}}\"",
-            kind.to_uppercase()
+            "{}_RESULTS: \"${{{{steps.{id}.outputs.result}}}}\"",
+            id.to_uppercase()
         )));
     }
-    // In the grader's order of kinds.
-    let runners = ["lint", "unit", "stress", "timing", "model"]
-        .into_iter()
-        .filter(|k| kinds.contains_key(k))
-        .collect::<Vec<_>>()
-        .join(",");
-    assert!(yaml.contains(&format!("runners: {runners}")), "{yaml}");
     assert!(yaml.contains("classroom-resources/autograding-grading-reporter@v1"));
 
-    // The command each step runs: only that kind's checks, exit 0 when they pass.
+    // dave's ids start at zero: the grader gives him part of the points. Running the workflow's
+    // steps on his report gives Classroom the same points.
+    let dave = kit_root().join("grader/tests/fixtures/class-01/dave-ids-start-at-zero");
+    let out = grader()
+        .args(["check", "01", "--format", "json", "--path"])
+        .arg(&dave)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    let score = report["score"].as_u64().unwrap();
+    assert!(0 < score && score < max, "{score}/{max}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("grader-report.json"), &out).unwrap();
+    let mut classroom = 0;
+    for (command, max_score) in &steps {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let run = grader()
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        match run.status.code() {
+            Some(0) => classroom += max_score,
+            Some(1) => assert!(!run.stdout.is_empty()),
+            other => panic!(
+                "{command}: exit {other:?}: {}",
+                String::from_utf8_lossy(&run.stderr)
+            ),
+        }
+    }
+    eprintln!("dave-ids-start-at-zero: grader {score}/{max}, Classroom {classroom}/{max}");
+    assert_eq!(classroom, score);
+    let total: u64 = steps.iter().map(|(_, p)| p).sum();
+    assert_eq!(total, max);
+
+    // A check the report lacks, or no report: a usage error, not a failed check.
+    grader()
+        .args(["report-check", "grader-report.json", "no_such_check"])
+        .current_dir(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no check `no_such_check`"));
+    grader()
+        .args(["report-check", "missing.json", "ids_one_thread"])
+        .current_dir(dir.path())
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn check_kind_narrows_to_that_kinds_checks() {
+    let points = points();
+    let unit_points: u64 = points
+        .values()
+        .filter(|(k, _)| k == "unit")
+        .map(|(_, p)| p)
+        .sum();
+    // Only that kind's checks, exit 0 when they pass.
     let out = grader()
         .args([
             "check",
@@ -773,5 +843,5 @@ fn classroom_workflow_has_a_step_per_kind_worth_its_points() {
         points.values().filter(|(k, _)| k == "unit").count()
     );
     assert!(checks.iter().all(|c| c["kind"] == "unit"));
-    assert_eq!(report["score"], kinds["unit"]);
+    assert_eq!(report["score"], unit_points);
 }
