@@ -78,6 +78,12 @@ enum Command {
         /// stress, timing, model. The exit status then says whether those passed.
         #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = platforms::parse_kind)]
         kind: Vec<grader_harness::protocol::Kind>,
+        /// With --format gradescope: when the learner sees a check, by kind or check name, over
+        /// curriculum.toml's [lesson.visibility] (repeat or comma-separate): e.g.
+        /// model=after_due_date, counter_model=hidden. Visibilities: hidden, after_due_date,
+        /// after_published, visible.
+        #[arg(long, value_name = "KEY=VISIBILITY", value_delimiter = ',', value_parser = curriculum::parse_visibility_rule)]
+        visibility: Vec<(String, curriculum::Visibility)>,
     },
     /// Grade a whole class: every submission (folder, .zip or .tar.gz) in DIR.
     #[command(
@@ -111,6 +117,9 @@ Re-running on the same folder re-grades only the submissions whose content chang
         require_sandbox: bool,
     },
     /// Write a Gradescope autograder zip (setup.sh, run_autograder and the grader) for a lesson.
+    #[command(
+        after_help = "Examples:\n  grader gradescope-package 01                 writes gradescope-01-race-fix.zip here\n  grader gradescope-package 01 --out ag.zip\n\nIt prints the steps in Gradescope, among them setting the assignment's points to the lesson's\nmaximum. Visibility of checks: curriculum.toml's [lesson.visibility] (e.g. model = \"after_due_date\")."
+    )]
     GradescopePackage {
         lesson: String,
         /// The zip to write (default: gradescope-LESSON.zip here).
@@ -256,9 +265,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             jobs,
             timeout_scale,
             kind,
+            visibility,
         } => {
             let own_exercise = path.is_none() && !solution;
             let lesson = current_or(&kit, lesson.as_deref())?;
+            // Gradescope's visibilities: the curriculum's, then --visibility over them.
+            lesson.check_visibility_keys(
+                visibility.iter().map(|(k, _)| k),
+                &lesson.planned_checks()?,
+            )?;
+            let visibility = {
+                let mut rules = lesson.visibility.clone();
+                rules.extend(visibility);
+                rules
+            };
             let target = match (&path, solution) {
                 (Some(dir), _) => submissions::locate(lesson, dir),
                 (None, true) => Target::solution(&kit, lesson),
@@ -319,7 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
                 Format::Gradescope => {
                     let elapsed = started.elapsed().as_secs_f64().round() as u64;
-                    let results = report::gradescope::results(&report, elapsed);
+                    let results = report::gradescope::results(&report, elapsed, &visibility);
                     writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?
                 }
                 Format::Human => {
@@ -385,9 +405,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let files = platforms::gradescope_package(&kit, lesson, &zip)?;
             writeln!(
                 out,
-                "Wrote {} ({} files). Upload it as the autograder of a Gradescope programming assignment; learners submit their crate folder (Cargo.toml and src/), its src/ files, or their copy of the kit.",
-                zip.display(),
-                files.len()
+                "{}",
+                platforms::gradescope_instructions(lesson, &zip, files.len())
             )?;
             Ok(ExitCode::SUCCESS)
         }

@@ -570,6 +570,7 @@ fn gradescope_results_follow_the_spec() {
     let out = grader()
         .args(["check", "01", "--format", "gradescope", "--path"])
         .arg(&dave)
+        .args(["--visibility", "model=after_due_date,ids_one_thread=hidden"])
         .assert()
         .code(1)
         .get_output()
@@ -595,6 +596,39 @@ fn gradescope_results_follow_the_spec() {
         .collect();
     assert_eq!(failed.len(), expect.fails.len(), "{failed:?}");
     assert!(max > results["score"].as_u64().unwrap());
+    // --visibility by kind and by check; failures in Markdown, field by field.
+    for test in results["tests"].as_array().unwrap() {
+        let name = test["name"].as_str().unwrap();
+        let wanted = match name {
+            "unit · ids_one_thread" => "hidden",
+            _ if name.starts_with("model ·") => "after_due_date",
+            _ => "visible",
+        };
+        assert_eq!(test["visibility"], wanted, "{test}");
+        assert_eq!(test["output_format"], "md", "{test}");
+        if test["status"] == "failed" {
+            let output = test["output"].as_str().unwrap();
+            assert!(
+                output.contains("- **Property:**") && output.contains("- **Observed:**"),
+                "{output}"
+            );
+        }
+    }
+    // A visibility for no kind or check is a usage error.
+    grader()
+        .args([
+            "check",
+            "01",
+            "--format",
+            "gradescope",
+            "--visibility",
+            "modle=hidden",
+            "--path",
+        ])
+        .arg(&dave)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("visibility of `modle`"));
 
     // A Gradescope upload of bare files: lib.rs (and sync.rs) at the top of the submission.
     let upload = tempfile::tempdir().unwrap();
@@ -642,7 +676,7 @@ fn gradescope_package_holds_the_scripts_and_no_solution() {
         .arg(&zip_path)
         .assert()
         .success()
-        .stdout(predicate::str::contains("Upload it"));
+        .stdout(predicate::str::contains("Set its Autograder points to 18"));
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
     let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
     for wanted in [

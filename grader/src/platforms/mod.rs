@@ -115,6 +115,8 @@ fn setup_sh(lesson: &Lesson) -> String {
 # Gradescope autograder setup for lesson {dir}: written by `grader gradescope-package {num:02}`.
 # Installs Rust, builds the grader, and builds the lesson's checks once against the starter so
 # that grading a submission only compiles the submission itself.
+# Gradescope takes the assignment's total from its settings, not from results.json: set the
+# assignment's Autograder points to {max}, the lesson's maximum.
 set -euo pipefail
 apt-get update
 apt-get install -y --no-install-recommends curl ca-certificates build-essential
@@ -125,7 +127,29 @@ cargo build --release --locked -p grader
 ./target/release/grader check {num:02} > /dev/null 2>&1 || true
 "#,
         dir = lesson.dir_name(),
-        num = lesson.number
+        num = lesson.number,
+        max = lesson.max_score(),
+    )
+}
+
+/// What the instructor does with the package, printed by `grader gradescope-package`.
+pub fn gradescope_instructions(lesson: &Lesson, zip: &Path, files: usize) -> String {
+    format!(
+        "Wrote {zip} ({files} files). In Gradescope:
+  1. Create a Programming Assignment for lesson {num:02} · {title}.
+  2. Set its Autograder points to {max} (the lesson's maximum: Gradescope takes the total from its
+     settings, not from the results).
+  3. Configure Autograder: upload {zip} (Ubuntu base image; setup.sh installs Rust and builds the
+     grader, which takes a few minutes).
+  4. Learners submit their crate folder (Cargo.toml and src/), its src/ files, or their copy of the
+     kit.
+Each check is one test worth its points, its failure in Markdown (property, observed, why, try).
+To hold some back, give curriculum.toml's lesson a [lesson.visibility] table by kind or check
+(e.g. model = \"after_due_date\") before packaging.",
+        zip = zip.display(),
+        num = lesson.number,
+        title = lesson.title,
+        max = lesson.max_score(),
     )
 }
 
