@@ -69,10 +69,10 @@ enum Command {
         #[arg(long, default_value = "human", value_parser = Format::parser(Format::CHECK))]
         format: Format,
         /// Checks run at once (timing checks always run alone). Default: the number of cores.
-        #[arg(long, short)]
+        #[arg(long, short, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Multiply every check's time limit (a slow or busy machine).
-        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR", allow_hyphen_values = true, value_parser = parse_timeout_scale)]
         timeout_scale: f64,
         /// Run only the checks of this kind (repeat or comma-separate for several): lint, unit,
         /// stress, timing, model. The exit status then says whether those passed.
@@ -87,8 +87,7 @@ enum Command {
     },
     /// Grade a whole class: every submission (folder, .zip or .tar.gz) in DIR.
     #[command(
-        after_help = "Writes gradebook.csv, report.json, junit.xml and feedback/ID.md to --out, then prints a summary.
-Re-running on the same folder re-grades only the submissions whose content changed (--force: all)."
+        after_help = "Examples:\n  grader grade 01 submissions/                        every folder, .zip or .tar.gz in submissions/\n  grader grade 01 submissions/ --out grades/01 --jobs 2 --format csv,junit\n  grader grade 01 submissions/ --partition 2/3 --out part-2   one third of the class (CI matrix)\n  grader merge part-1 part-2 part-3 --out grades/01            what one run would have written\n\nWrites gradebook.csv, report.json, junit.xml and feedback/ID.md to --out, then prints a summary.\nRe-running on the same folder re-grades only the submissions whose content changed (--force: all).\nExit status: 0 graded (whatever the scores), 2 a usage or kit error, or every submission invalid."
     )]
     Grade {
         /// Lesson number (03 or 3), slug (downloader) or folder name (03-downloader).
@@ -96,7 +95,7 @@ Re-running on the same folder re-grades only the submissions whose content chang
         /// The folder holding one folder, .zip or .tar.gz per submission.
         dir: PathBuf,
         /// Submissions graded at once. Default: one per core (see the README on fairness).
-        #[arg(long, short)]
+        #[arg(long, short, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Where to write the outputs (default: a new folder grades-LESSON-TIME here).
         #[arg(long, value_name = "DIR")]
@@ -109,7 +108,7 @@ Re-running on the same folder re-grades only the submissions whose content chang
         #[arg(long)]
         force: bool,
         /// Multiply every check's time limit (a slow or busy machine).
-        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR", allow_hyphen_values = true, value_parser = parse_timeout_scale)]
         timeout_scale: f64,
         /// Refuse to grade unless every protection of the checks' sandbox is in force here
         /// (namespaces, Landlock, rlimits...): for graded assignments.
@@ -159,15 +158,15 @@ Re-running on the same folder re-grades only the submissions whose content chang
         #[arg(long, value_name = "N")]
         max_runs: Option<usize>,
         /// Checks run at once. Default: the number of cores.
-        #[arg(long, short)]
+        #[arg(long, short, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Multiply every check's time limit (a slow or busy machine).
-        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR", allow_hyphen_values = true, value_parser = parse_timeout_scale)]
         timeout_scale: f64,
     },
     /// Move on to the next lesson, whether the current one is passed or not.
     #[command(
-        after_help = "Passing a lesson already moves you on; `grader next` is for leaving one for later.\nSkipped lessons come back as the current one once the lessons after them are passed."
+        after_help = "Example:\n  grader next    leave the current lesson for later; `grader` then names the next one\n\nPassing a lesson already moves you on; `grader next` is for leaving one for later.\nSkipped lessons come back as the current one once the lessons after them are passed."
     )]
     Next,
     /// Put a lesson's exercise back as shipped, keeping your version in a backup folder.
@@ -187,6 +186,9 @@ Re-running on the same folder re-grades only the submissions whose content chang
         shell: clap_complete::Shell,
     },
     /// The lessons, in order, with your status in each.
+    #[command(
+        after_help = "Example:\n  grader list    every lesson: passed, attempted with your best score, or not started"
+    )]
     List,
     /// The next hint for a lesson (one more each time), or all of them.
     #[command(
@@ -227,6 +229,8 @@ pub fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(code) => code,
+        // Whoever read our output stopped reading: nothing more to say, and no one to say it to.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let style = anstyle::AnsiColor::Red.on_default().bold();
             let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {e:#}");
@@ -295,6 +299,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return Err(e),
             };
+            kit.check_declared(lesson)?;
             let mut options = Options::default();
             if let Some(j) = jobs {
                 options.jobs = j.max(1);
@@ -356,6 +361,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            if let Some(c) = report.checks.iter().find(|c| {
+                matches!(
+                    c.status.skip(),
+                    Some(report::Skip::NotInChecks | report::Skip::UnknownLint)
+                )
+            }) {
+                anyhow::bail!(
+                    "kit error: the {} check `{}` could not run: {}",
+                    c.kind,
+                    c.name,
+                    c.message
+                );
+            }
             Ok(if report.passed {
                 ExitCode::SUCCESS
             } else {
@@ -373,6 +391,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             require_sandbox,
         } => {
             let lesson = kit.curriculum.find(&lesson)?;
+            kit.check_declared(lesson)?;
             let missing = crate::check::sandbox::missing(crate::check::sandbox::in_force());
             if require_sandbox && !missing.is_empty() {
                 anyhow::bail!(
@@ -396,7 +415,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 progress_bar: std::io::stderr().is_terminal(),
             };
-            grade::grade(&kit, lesson, &dir, &options, &mut out)?;
+            let graded = grade::grade(&kit, lesson, &dir, &options, &mut out)?;
+            let invalid = graded
+                .iter()
+                .filter(|g| g.status == crate::class::graded::Outcome::Invalid)
+                .count();
+            if invalid == graded.len() {
+                anyhow::bail!(
+                    "every submission in {} was invalid ({invalid} of {invalid}: no lesson {:02} crate found in any): is it the right folder, and the right lesson?",
+                    dir.display(),
+                    lesson.number
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::GradescopePackage { lesson, out: zip } => {
@@ -496,6 +526,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `--timeout-scale`: a finite number above 0.
+fn parse_timeout_scale(arg: &str) -> Result<f64, String> {
+    match arg.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err(format!(
+            "`{arg}` is not a factor above 0 (e.g. 2 doubles every time limit, 0.5 halves it)"
+        )),
+        Err(_) => Err(format!("`{arg}` is not a number (e.g. 2, or 0.5)")),
+    }
+}
+
+/// `--jobs`: a whole number, at least 1.
+fn parse_jobs(arg: &str) -> Result<usize, String> {
+    match arg.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{arg}` is not a number of jobs: 1 or more")),
+    }
+}
+
+/// Whether `e` is a write to a closed pipe (`grader reset 01 | head -1`).
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The lesson named, or the learner's current lesson (the first one not passed yet).

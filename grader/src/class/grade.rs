@@ -81,7 +81,20 @@ pub fn grade(
     options: &Options,
     out: &mut dyn Write,
 ) -> Result<Vec<Graded>> {
-    let found = submissions::find(dir)?;
+    let submissions::Found {
+        submissions: found,
+        ignored,
+    } = submissions::find(dir)?;
+    if !ignored.is_empty() {
+        writeln!(
+            out,
+            "Not graded ({} file{} in {} that are neither a folder, a .zip nor a .tar.gz): {}",
+            ignored.len(),
+            if ignored.len() == 1 { "" } else { "s" },
+            dir.display(),
+            ignored.join(", ")
+        )?;
+    }
     if found.is_empty() {
         anyhow::bail!(
             "{}: no submissions (folders, .zip or .tar.gz files) in it",
