@@ -114,6 +114,25 @@ enum Command {
         /// (namespaces, Landlock, rlimits...): for graded assignments.
         #[arg(long)]
         require_sandbox: bool,
+        /// Grade only part K of N of the class (a stable split by a hash of each submission's id,
+        /// like cargo-nextest's hash:K/N), e.g. 2/3; `grader merge` combines the parts.
+        #[arg(long, value_name = "K/N", value_parser = crate::class::partition::Partition::parse)]
+        partition: Option<crate::class::partition::Partition>,
+    },
+    /// Combine the outputs of `grader grade --partition K/N` runs into what one run would write.
+    #[command(
+        after_help = "Examples:\n  grader grade 01 subs/ --partition 1/3 --out part-1    (and 2/3, 3/3, on other machines)\n  grader merge part-1 part-2 part-3 --out grades-01\n\nReads each part's report.json and writes gradebook.csv, report.json, junit.xml and feedback/\nfor the whole class, then prints its summary. Every part of the same N must be named once."
+    )]
+    Merge {
+        /// The output folders of the parts (each holding its report.json).
+        #[arg(required = true, value_name = "OUT")]
+        parts: Vec<PathBuf>,
+        /// Where to write the merged outputs.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Which outputs to write (comma-separated; default: all), as `grader grade --format`.
+        #[arg(long, value_delimiter = ',', value_name = "FORMATS", value_parser = Format::parser(Format::GRADE))]
+        format: Vec<Format>,
     },
     /// Write a Gradescope autograder zip (setup.sh, run_autograder and the grader) for a lesson.
     #[command(
@@ -130,6 +149,19 @@ enum Command {
         after_help = "Example:\n  grader classroom 01 > .github/workflows/classroom.yml\n\nThe workflow runs every check once (`grader check 01 --format json > grader-report.json`), then\none step per check, worth its points, reads its result with `grader report-check`."
     )]
     Classroom { lesson: String },
+    /// Print a GitHub Actions workflow that grades a class in N parallel jobs and merges them.
+    #[command(
+        after_help = "Examples:\n  grader batch-workflow 01 --shards 4 > .github/workflows/grade-01.yml\n  grader batch-workflow 01 --shards 3 --submissions classes/fall\n\nEach job runs `grader grade 01 DIR --partition K/N`; a last job runs `grader merge`. The same\ntwo commands serve any job-array scheduler (the README shows a Slurm array)."
+    )]
+    BatchWorkflow {
+        lesson: String,
+        /// How many jobs grade the class at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+        shards: u32,
+        /// The class folder in the repository.
+        #[arg(long, default_value = "submissions", value_name = "DIR")]
+        submissions: String,
+    },
     /// Print the result of one check from a `grader check --format json` report; exit 0 if it passed.
     #[command(
         after_help = "Example:\n  grader check 01 --format json > report.json\n  grader report-check report.json counter_one_thread\n\nExit status: 0 the check passed, 1 it did not, 2 no such report or check.\nThe GitHub Classroom workflow (`grader classroom`) runs it once per check."
@@ -389,6 +421,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             timeout_scale,
             require_sandbox,
+            partition,
         } => {
             let lesson = kit.curriculum.find(&lesson)?;
             kit.check_declared(lesson)?;
@@ -414,18 +447,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     format
                 },
                 progress_bar: std::io::stderr().is_terminal(),
+                partition,
             };
             let graded = grade::grade(&kit, lesson, &dir, &options, &mut out)?;
             let invalid = graded
                 .iter()
                 .filter(|g| g.status == crate::class::graded::Outcome::Invalid)
                 .count();
-            if invalid == graded.len() {
+            // A part of a class may happen to hold only invalid ones: its merge says so.
+            if options.partition.is_none() && !graded.is_empty() && invalid == graded.len() {
                 anyhow::bail!(
                     "every submission in {} was invalid ({invalid} of {invalid}: no lesson {:02} crate found in any): is it the right folder, and the right lesson?",
                     dir.display(),
                     lesson.number
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Merge {
+            parts,
+            out: out_dir,
+            format,
+        } => {
+            let formats = if format.is_empty() {
+                Format::GRADE.to_vec()
+            } else {
+                format
+            };
+            let graded =
+                crate::class::partition::merge(&kit, &parts, &out_dir, &formats, &mut out)?;
+            if !graded.is_empty()
+                && graded
+                    .iter()
+                    .all(|g| g.status == crate::class::graded::Outcome::Invalid)
+            {
+                anyhow::bail!("every submission of the merged class was invalid");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -437,6 +493,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out,
                 "{}",
                 platforms::gradescope_instructions(lesson, &zip, files.len())
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BatchWorkflow {
+            lesson,
+            shards,
+            submissions,
+        } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            write!(
+                out,
+                "{}",
+                platforms::batch_workflow(lesson, shards, &submissions)
             )?;
             Ok(ExitCode::SUCCESS)
         }

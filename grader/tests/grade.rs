@@ -380,6 +380,10 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
         points.len(),
     );
 
+    // Graded in 3 parts then merged: what one run writes (the results come from the cache the
+    // run above filled, so the two differ only in their clocks).
+    merged_parts_equal_one_run(&class, scratch.path());
+
     // Markdown feedback a learner can read.
     let feedback = std::fs::read_to_string(out.join("feedback/grace-loops-forever.md")).unwrap();
     assert!(
@@ -435,6 +439,135 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
         .unwrap();
     assert_eq!(dave["score"], max);
     assert_eq!(dave["cached"], false);
+}
+
+/// Every file below `dir`, by path relative to it, as text with its clocks blanked: report.json's
+/// `graded_at` and `summary.wall`, junit.xml's `time` of the whole run and every `timestamp`.
+fn outputs_without_clocks(dir: &Path) -> BTreeMap<PathBuf, String> {
+    snapshot(dir)
+        .into_iter()
+        .map(|(path, bytes)| {
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            let text = String::from_utf8(bytes).unwrap();
+            let text = match rel.to_str().unwrap() {
+                "report.json" => {
+                    let mut doc: Value = serde_json::from_str(&text).unwrap();
+                    doc["graded_at"] = Value::Null;
+                    doc["summary"]["wall"] = Value::Null;
+                    serde_json::to_string_pretty(&doc).unwrap()
+                }
+                "junit.xml" => text
+                    .lines()
+                    .map(|l| {
+                        let l = blank_attr(l, "timestamp");
+                        if l.starts_with("<testsuites ") {
+                            blank_attr(&l, "time")
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => text,
+            };
+            (rel, text)
+        })
+        .collect()
+}
+
+fn blank_attr(line: &str, attr: &str) -> String {
+    let key = format!(" {attr}=\"");
+    match line.find(&key) {
+        Some(at) => {
+            let start = at + key.len();
+            let end = start + line[start..].find('"').unwrap();
+            format!("{}{}", &line[..start], &line[end..])
+        }
+        None => line.to_string(),
+    }
+}
+
+fn merged_parts_equal_one_run(class: &Path, scratch: &Path) {
+    let single = scratch.join("single");
+    let printed = grade(class, &single, &[]);
+    assert!(
+        printed.contains("12 submissions · 0 graded now"),
+        "{printed}"
+    );
+    let mut parts = Vec::new();
+    let mut sizes = 0;
+    for k in 1..=3 {
+        let part = scratch.join(format!("part-{k}"));
+        let printed = grade(class, &part, &["--partition", &format!("{k}/3")]);
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(&format!("Part {k}/3 of the class: ")))
+            .unwrap_or_else(|| panic!("{printed}"));
+        sizes += line
+            .split_whitespace()
+            .nth(5)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap();
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(part.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["partition"]["index"], k);
+        parts.push(part);
+    }
+    assert_eq!(sizes, CLASS.len(), "the parts don't cover the class once");
+    let merged = scratch.join("merged");
+    let out = grader()
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("Score distribution"));
+    let (one, merged_files) = (
+        outputs_without_clocks(&single),
+        outputs_without_clocks(&merged),
+    );
+    assert_eq!(
+        one.keys().collect::<Vec<_>>(),
+        merged_files.keys().collect::<Vec<_>>()
+    );
+    for (path, text) in &one {
+        assert!(
+            text == &merged_files[path],
+            "{} differs between one run and the merged parts",
+            path.display()
+        );
+    }
+    eprintln!(
+        "merged == single run: {} files compared ({})",
+        one.len(),
+        one.keys()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // A part missing, or named twice: refused.
+    grader()
+        .arg("merge")
+        .args(&parts[..2])
+        .arg("--out")
+        .arg(scratch.join("merged-2"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("part 3/3 missing"));
+    grader()
+        .arg("merge")
+        .args([&parts[0], &parts[0], &parts[1], &parts[2]])
+        .arg("--out")
+        .arg(scratch.join("merged-3"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("twice"));
 }
 
 /// The JUnit XML is valid against the Jenkins xunit plugin's junit-10.xsd, and beyond what the
@@ -878,4 +1011,30 @@ fn check_kind_narrows_to_that_kinds_checks() {
     );
     assert!(checks.iter().all(|c| c["kind"] == "unit"));
     assert_eq!(report["score"], unit_points);
+}
+
+#[test]
+fn batch_workflow_grades_in_a_matrix_of_parts_and_merges_them() {
+    let out = grader()
+        .args(["batch-workflow", "01", "--shards", "3"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let yaml = String::from_utf8(out).unwrap();
+    for wanted in [
+        "part: [1, 2, 3]",
+        "grader grade 01 \"$SUBMISSIONS\" --partition ${{ matrix.part }}/3 --out part-${{ matrix.part }}",
+        "needs: grade",
+        "pattern: part-*",
+        "grader merge parts/part-* --out grades-01-race-fix",
+        "actions/upload-artifact@v4",
+    ] {
+        assert!(yaml.contains(wanted), "no `{wanted}` in:\n{yaml}");
+    }
+    grader()
+        .args(["batch-workflow", "01", "--shards", "0"])
+        .assert()
+        .code(2);
 }

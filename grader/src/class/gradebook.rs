@@ -23,6 +23,7 @@ pub fn write(
     graded: &[Graded],
     summary: &Summary,
     formats: &[Format],
+    partition: Option<&crate::class::partition::Partition>,
 ) -> Result<Vec<String>> {
     let mut written = Vec::new();
     let now = chrono::Local::now().fixed_offset();
@@ -44,6 +45,7 @@ pub fn write(
                     &lesson.title,
                     lesson.max_score(),
                     &now.to_rfc3339(),
+                    partition,
                     summary,
                     graded,
                 ),

@@ -253,6 +253,66 @@ jobs:
     ))
 }
 
+/// `grader batch-workflow LESSON --shards N`: a GitHub Actions workflow that grades the class in
+/// `submissions` in a matrix of `shards` jobs (`grader grade --partition K/N`), each uploading its
+/// outputs, and one job that merges them (`grader merge`) into one artifact.
+pub fn batch_workflow(lesson: &Lesson, shards: u32, submissions: &str) -> String {
+    let parts: Vec<String> = (1..=shards).map(|k| k.to_string()).collect();
+    format!(
+        r#"# Grades lesson {dir} · {title} in {shards} parallel jobs, then merges their outputs.
+# Written by `grader batch-workflow {num:02} --shards {shards}`. Save it as
+# .github/workflows/grade-{dir}.yml in a copy of the kit whose {submissions}/ folder holds the class
+# (one folder, .zip or .tar.gz per submission), and run it from the Actions tab. The artifact
+# grades-{dir} is what one `grader grade` of the whole class would have written.
+name: Grade lesson {dir}
+'on':
+  workflow_dispatch:
+permissions:
+  contents: read
+env:
+  SUBMISSIONS: {submissions}
+jobs:
+  grade:
+    runs-on: ubuntu-latest
+    strategy:
+      fail-fast: false
+      matrix:
+        part: [{parts}]
+    steps:
+      - uses: actions/checkout@v4
+      - name: Build the grader
+        run: cargo build --release --locked -p grader
+      - name: Grade part ${{{{ matrix.part }}}} of {shards}
+        run: ./target/release/grader grade {num:02} "$SUBMISSIONS" --partition ${{{{ matrix.part }}}}/{shards} --out part-${{{{ matrix.part }}}}
+      - uses: actions/upload-artifact@v4
+        with:
+          name: part-${{{{ matrix.part }}}}
+          path: part-${{{{ matrix.part }}}}
+  merge:
+    needs: grade
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - name: Build the grader
+        run: cargo build --release --locked -p grader
+      - uses: actions/download-artifact@v4
+        with:
+          pattern: part-*
+          path: parts
+      - name: Merge the {shards} parts
+        run: ./target/release/grader merge parts/part-* --out grades-{dir}
+      - uses: actions/upload-artifact@v4
+        with:
+          name: grades-{dir}
+          path: grades-{dir}
+"#,
+        dir = lesson.dir_name(),
+        title = lesson.title,
+        num = lesson.number,
+        parts = parts.join(", "),
+    )
+}
+
 /// `grader report-check FILE NAME`: the result of the check `name` in the report `file` (a
 /// `grader check --format json` document), in a few lines. Ok(true) when it passed.
 pub fn report_check(file: &Path, name: &str, out: &mut dyn Write) -> Result<bool> {
