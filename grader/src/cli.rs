@@ -101,7 +101,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Which outputs to write (comma-separated; default: all): csv (gradebook.csv), json
-        /// (report.json), junit (junit.xml), markdown or md (feedback/ID.md).
+        /// (report.json), junit (junit.xml), markdown or md (feedback/ID.md), html (report.html).
         #[arg(long, value_delimiter = ',', value_name = "FORMATS", value_parser = Format::parser(Format::GRADE))]
         format: Vec<Format>,
         /// Re-grade every submission, even those unchanged since an earlier run.
@@ -371,8 +371,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let now = chrono::Local::now().fixed_offset();
                     writeln!(out, "{}", report::junit::report(&report, now))?
                 }
-                Format::Csv => anyhow::bail!(
-                    "`grader check` prints no csv: `grader grade` writes the gradebook"
+                Format::Csv | Format::Html => anyhow::bail!(
+                    "`grader check` prints no {format}: `grader grade` writes it for a class"
                 ),
                 Format::Gradescope => {
                     let elapsed = started.elapsed().as_secs_f64().round() as u64;

@@ -380,6 +380,14 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
         points.len(),
     );
 
+    // report.html: one self-contained page, every submission's feedback on it.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for external in ["<script", "http://", "https://", "src=", "<link"] {
+        assert!(!html.contains(external), "`{external}` in report.html");
+    }
+    assert_eq!(html.matches("<pre id=\"sub-").count(), CLASS.len());
+    assert!(html.contains("aria-label=\"score distribution\""));
+
     // Graded in 3 parts then merged: what one run writes (the results come from the cache the
     // run above filled, so the two differ only in their clocks).
     merged_parts_equal_one_run(&class, scratch.path());

@@ -54,6 +54,16 @@ pub fn write(
                 "junit.xml",
                 report::junit::class(&lesson.dir_name(), graded, summary.wall, now),
             )?,
+            Format::Html => put(
+                "report.html",
+                report::html::class(
+                    &lesson.dir_name(),
+                    &lesson.title,
+                    &lesson.planned_checks()?,
+                    graded,
+                    summary,
+                ),
+            )?,
             Format::Markdown => {
                 let count = graded.len();
                 let feedback = dir.join("feedback");
