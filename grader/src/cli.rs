@@ -69,20 +69,25 @@ enum Command {
         #[arg(long, default_value = "human", value_parser = Format::parser(Format::CHECK))]
         format: Format,
         /// Checks run at once (timing checks always run alone). Default: the number of cores.
-        #[arg(long, short)]
+        #[arg(long, short, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Multiply every check's time limit (a slow or busy machine).
-        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR", allow_hyphen_values = true, value_parser = parse_timeout_scale)]
         timeout_scale: f64,
         /// Run only the checks of this kind (repeat or comma-separate for several): lint, unit,
         /// stress, timing, model. The exit status then says whether those passed.
         #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = platforms::parse_kind)]
         kind: Vec<grader_harness::protocol::Kind>,
+        /// With --format gradescope: when the learner sees a check, by kind or check name, over
+        /// curriculum.toml's [lesson.visibility] (repeat or comma-separate): e.g.
+        /// model=after_due_date, counter_model=hidden. Visibilities: hidden, after_due_date,
+        /// after_published, visible.
+        #[arg(long, value_name = "KEY=VISIBILITY", value_delimiter = ',', value_parser = curriculum::parse_visibility_rule)]
+        visibility: Vec<(String, curriculum::Visibility)>,
     },
     /// Grade a whole class: every submission (folder, .zip or .tar.gz) in DIR.
     #[command(
-        after_help = "Writes gradebook.csv, report.json, junit.xml and feedback/ID.md to --out, then prints a summary.
-Re-running on the same folder re-grades only the submissions whose content changed (--force: all)."
+        after_help = "Examples:\n  grader grade 01 submissions/                        every folder, .zip or .tar.gz in submissions/\n  grader grade 01 submissions/ --out grades/01 --jobs 2 --format csv,junit\n  grader grade 01 submissions/ --partition 2/3 --out part-2   one third of the class (CI matrix)\n  grader merge part-1 part-2 part-3 --out grades/01            what one run would have written\n\nWrites gradebook.csv, report.json, junit.xml and feedback/ID.md to --out, then prints a summary.\nRe-running on the same folder re-grades only the submissions whose content changed (--force: all).\nExit status: 0 graded (whatever the scores), 2 a usage or kit error, or every submission invalid."
     )]
     Grade {
         /// Lesson number (03 or 3), slug (downloader) or folder name (03-downloader).
@@ -90,35 +95,83 @@ Re-running on the same folder re-grades only the submissions whose content chang
         /// The folder holding one folder, .zip or .tar.gz per submission.
         dir: PathBuf,
         /// Submissions graded at once. Default: one per core (see the README on fairness).
-        #[arg(long, short)]
+        #[arg(long, short, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Where to write the outputs (default: a new folder grades-LESSON-TIME here).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Which outputs to write (comma-separated; default: all): csv (gradebook.csv), json
-        /// (report.json), junit (junit.xml), markdown or md (feedback/ID.md).
+        /// (report.json), junit (junit.xml), markdown or md (feedback/ID.md), html (report.html).
         #[arg(long, value_delimiter = ',', value_name = "FORMATS", value_parser = Format::parser(Format::GRADE))]
         format: Vec<Format>,
         /// Re-grade every submission, even those unchanged since an earlier run.
         #[arg(long)]
         force: bool,
         /// Multiply every check's time limit (a slow or busy machine).
-        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR", allow_hyphen_values = true, value_parser = parse_timeout_scale)]
         timeout_scale: f64,
         /// Refuse to grade unless every protection of the checks' sandbox is in force here
         /// (namespaces, Landlock, rlimits...): for graded assignments.
         #[arg(long)]
         require_sandbox: bool,
+        /// Grade only part K of N of the class (a stable split by a hash of each submission's id,
+        /// like cargo-nextest's hash:K/N), e.g. 2/3; `grader merge` combines the parts.
+        #[arg(long, value_name = "K/N", value_parser = crate::class::partition::Partition::parse)]
+        partition: Option<crate::class::partition::Partition>,
+    },
+    /// Combine the outputs of `grader grade --partition K/N` runs into what one run would write.
+    #[command(
+        after_help = "Examples:\n  grader grade 01 subs/ --partition 1/3 --out part-1    (and 2/3, 3/3, on other machines)\n  grader merge part-1 part-2 part-3 --out grades-01\n\nReads each part's report.json and writes gradebook.csv, report.json, junit.xml and feedback/\nfor the whole class, then prints its summary. Every part of the same N must be named once."
+    )]
+    Merge {
+        /// The output folders of the parts (each holding its report.json).
+        #[arg(required = true, value_name = "OUT")]
+        parts: Vec<PathBuf>,
+        /// Where to write the merged outputs.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Which outputs to write (comma-separated; default: all), as `grader grade --format`.
+        #[arg(long, value_delimiter = ',', value_name = "FORMATS", value_parser = Format::parser(Format::GRADE))]
+        format: Vec<Format>,
     },
     /// Write a Gradescope autograder zip (setup.sh, run_autograder and the grader) for a lesson.
+    #[command(
+        after_help = "Examples:\n  grader gradescope-package 01                 writes gradescope-01-race-fix.zip here\n  grader gradescope-package 01 --out ag.zip\n\nIt prints the steps in Gradescope, among them setting the assignment's points to the lesson's\nmaximum. Visibility of checks: curriculum.toml's [lesson.visibility] (e.g. model = \"after_due_date\")."
+    )]
     GradescopePackage {
         lesson: String,
         /// The zip to write (default: gradescope-LESSON.zip here).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Print a GitHub Classroom autograding workflow for a lesson (one step per kind of check).
+    /// Print a GitHub Classroom autograding workflow for a lesson (one step per check).
+    #[command(
+        after_help = "Example:\n  grader classroom 01 > .github/workflows/classroom.yml\n\nThe workflow runs every check once (`grader check 01 --format json > grader-report.json`), then\none step per check, worth its points, reads its result with `grader report-check`."
+    )]
     Classroom { lesson: String },
+    /// Print a GitHub Actions workflow that grades a class in N parallel jobs and merges them.
+    #[command(
+        after_help = "Examples:\n  grader batch-workflow 01 --shards 4 > .github/workflows/grade-01.yml\n  grader batch-workflow 01 --shards 3 --submissions classes/fall\n\nEach job runs `grader grade 01 DIR --partition K/N`; a last job runs `grader merge`. The same\ntwo commands serve any job-array scheduler (the README shows a Slurm array)."
+    )]
+    BatchWorkflow {
+        lesson: String,
+        /// How many jobs grade the class at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+        shards: u32,
+        /// The class folder in the repository.
+        #[arg(long, default_value = "submissions", value_name = "DIR")]
+        submissions: String,
+    },
+    /// Print the result of one check from a `grader check --format json` report; exit 0 if it passed.
+    #[command(
+        after_help = "Example:\n  grader check 01 --format json > report.json\n  grader report-check report.json counter_one_thread\n\nExit status: 0 the check passed, 1 it did not, 2 no such report or check.\nThe GitHub Classroom workflow (`grader classroom`) runs it once per check."
+    )]
+    ReportCheck {
+        /// A report written by `grader check --format json`.
+        file: PathBuf,
+        /// The check's name, e.g. counter_one_thread.
+        name: String,
+    },
     /// Re-check a lesson each time one of its files is saved (Ctrl-C or q to stop).
     #[command(
         after_help = "Examples:\n  grader watch                 your current lesson\n  grader watch 02              lesson 02\n  grader watch --poll          no file-system events: look for changes every second\n\nKeys while watching: h next hint, r re-check now, n move on to the next lesson, q quit.\nWithout a terminal, type the letter then Enter. The screen shows the first failing check."
@@ -137,15 +190,15 @@ Re-running on the same folder re-grades only the submissions whose content chang
         #[arg(long, value_name = "N")]
         max_runs: Option<usize>,
         /// Checks run at once. Default: the number of cores.
-        #[arg(long, short)]
+        #[arg(long, short, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Multiply every check's time limit (a slow or busy machine).
-        #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+        #[arg(long, default_value_t = 1.0, value_name = "FACTOR", allow_hyphen_values = true, value_parser = parse_timeout_scale)]
         timeout_scale: f64,
     },
     /// Move on to the next lesson, whether the current one is passed or not.
     #[command(
-        after_help = "Passing a lesson already moves you on; `grader next` is for leaving one for later.\nSkipped lessons come back as the current one once the lessons after them are passed."
+        after_help = "Example:\n  grader next    leave the current lesson for later; `grader` then names the next one\n\nPassing a lesson already moves you on; `grader next` is for leaving one for later.\nSkipped lessons come back as the current one once the lessons after them are passed."
     )]
     Next,
     /// Put a lesson's exercise back as shipped, keeping your version in a backup folder.
@@ -165,6 +218,9 @@ Re-running on the same folder re-grades only the submissions whose content chang
         shell: clap_complete::Shell,
     },
     /// The lessons, in order, with your status in each.
+    #[command(
+        after_help = "Example:\n  grader list    every lesson: passed, attempted with your best score, or not started"
+    )]
     List,
     /// The next hint for a lesson (one more each time), or all of them.
     #[command(
@@ -212,6 +268,8 @@ pub fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(code) => code,
+        // Whoever read our output stopped reading: nothing more to say, and no one to say it to.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let style = anstyle::AnsiColor::Red.on_default().bold();
             let _ = writeln!(anstream::stderr(), "{style}error{style:#}: {e:#}");
@@ -225,6 +283,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         use clap::CommandFactory;
         clap_complete::generate(shell, &mut Cli::command(), "grader", &mut std::io::stdout());
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Command::ReportCheck { file, name }) = &cli.command {
+        let passed = platforms::report_check(file, name, &mut anstream::stdout())?;
+        return Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     let kit = Kit::locate(cli.kit.as_deref())?;
     let mut out = anstream::stdout();
@@ -242,9 +308,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             jobs,
             timeout_scale,
             kind,
+            visibility,
         } => {
             let own_exercise = path.is_none() && !solution;
             let lesson = current_or(&kit, lesson.as_deref())?;
+            // Gradescope's visibilities: the curriculum's, then --visibility over them.
+            lesson.check_visibility_keys(
+                visibility.iter().map(|(k, _)| k),
+                &lesson.planned_checks()?,
+            )?;
+            let visibility = {
+                let mut rules = lesson.visibility.clone();
+                rules.extend(visibility);
+                rules
+            };
             let target = match (&path, solution) {
                 (Some(dir), _) => submissions::locate(lesson, dir),
                 (None, true) => Target::solution(&kit, lesson),
@@ -261,6 +338,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return Err(e),
             };
+            kit.check_declared(lesson)?;
             let mut options = Options::default();
             if let Some(j) = jobs {
                 options.jobs = j.max(1);
@@ -300,12 +378,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let now = chrono::Local::now().fixed_offset();
                     writeln!(out, "{}", report::junit::report(&report, now))?
                 }
-                Format::Csv => anyhow::bail!(
-                    "`grader check` prints no csv: `grader grade` writes the gradebook"
+                Format::Csv | Format::Html => anyhow::bail!(
+                    "`grader check` prints no {format}: `grader grade` writes it for a class"
                 ),
                 Format::Gradescope => {
                     let elapsed = started.elapsed().as_secs_f64().round() as u64;
-                    let results = report::gradescope::results(&report, elapsed);
+                    let results = report::gradescope::results(&report, elapsed, &visibility);
                     writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?
                 }
                 Format::Human => {
@@ -322,6 +400,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            if let Some(c) = report.checks.iter().find(|c| {
+                matches!(
+                    c.status.skip(),
+                    Some(report::Skip::NotInChecks | report::Skip::UnknownLint)
+                )
+            }) {
+                anyhow::bail!(
+                    "kit error: the {} check `{}` could not run: {}",
+                    c.kind,
+                    c.name,
+                    c.message
+                );
+            }
             Ok(if report.passed {
                 ExitCode::SUCCESS
             } else {
@@ -337,8 +428,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             timeout_scale,
             require_sandbox,
+            partition,
         } => {
             let lesson = kit.curriculum.find(&lesson)?;
+            kit.check_declared(lesson)?;
             let missing = crate::check::sandbox::missing(crate::check::sandbox::in_force());
             if require_sandbox && !missing.is_empty() {
                 anyhow::bail!(
@@ -361,8 +454,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     format
                 },
                 progress_bar: std::io::stderr().is_terminal(),
+                partition,
             };
-            grade::grade(&kit, lesson, &dir, &options, &mut out)?;
+            let graded = grade::grade(&kit, lesson, &dir, &options, &mut out)?;
+            let invalid = graded
+                .iter()
+                .filter(|g| g.status == crate::class::graded::Outcome::Invalid)
+                .count();
+            // A part of a class may happen to hold only invalid ones: its merge says so.
+            if options.partition.is_none() && !graded.is_empty() && invalid == graded.len() {
+                anyhow::bail!(
+                    "every submission in {} was invalid ({invalid} of {invalid}: no lesson {:02} crate found in any): is it the right folder, and the right lesson?",
+                    dir.display(),
+                    lesson.number
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Merge {
+            parts,
+            out: out_dir,
+            format,
+        } => {
+            let formats = if format.is_empty() {
+                Format::GRADE.to_vec()
+            } else {
+                format
+            };
+            let graded =
+                crate::class::partition::merge(&kit, &parts, &out_dir, &formats, &mut out)?;
+            if !graded.is_empty()
+                && graded
+                    .iter()
+                    .all(|g| g.status == crate::class::graded::Outcome::Invalid)
+            {
+                anyhow::bail!("every submission of the merged class was invalid");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::GradescopePackage { lesson, out: zip } => {
@@ -371,9 +498,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let files = platforms::gradescope_package(&kit, lesson, &zip)?;
             writeln!(
                 out,
-                "Wrote {} ({} files). Upload it as the autograder of a Gradescope programming assignment; learners submit their crate folder (Cargo.toml and src/), its src/ files, or their copy of the kit.",
-                zip.display(),
-                files.len()
+                "{}",
+                platforms::gradescope_instructions(lesson, &zip, files.len())
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BatchWorkflow {
+            lesson,
+            shards,
+            submissions,
+        } => {
+            let lesson = kit.curriculum.find(&lesson)?;
+            write!(
+                out,
+                "{}",
+                platforms::batch_workflow(lesson, shards, &submissions)
             )?;
             Ok(ExitCode::SUCCESS)
         }
@@ -382,6 +521,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             write!(out, "{}", platforms::classroom_workflow(lesson)?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::ReportCheck { .. } => unreachable!("handled before the kit is located"),
         Command::List => {
             writeln!(out, "{}\n", kit.curriculum.title)?;
             journey::print_lessons(&mut out, &kit, &progress::Progress::load(&kit))?;
@@ -479,6 +619,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `--timeout-scale`: a finite number above 0.
+fn parse_timeout_scale(arg: &str) -> Result<f64, String> {
+    match arg.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err(format!(
+            "`{arg}` is not a factor above 0 (e.g. 2 doubles every time limit, 0.5 halves it)"
+        )),
+        Err(_) => Err(format!("`{arg}` is not a number (e.g. 2, or 0.5)")),
+    }
+}
+
+/// `--jobs`: a whole number, at least 1.
+fn parse_jobs(arg: &str) -> Result<usize, String> {
+    match arg.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{arg}` is not a number of jobs: 1 or more")),
+    }
+}
+
+/// Whether `e` is a write to a closed pipe (`grader reset 01 | head -1`).
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The lesson named, or the learner's current lesson (the first one not passed yet).

@@ -40,6 +40,68 @@ pub struct Lesson {
     pub hints: Vec<String>,
     /// Points of each check, by kind then name, in report order.
     pub points: Points,
+    /// When Gradescope shows a check's result to the learner, by kind (`model =
+    /// "after_due_date"`) or by check name (which wins over its kind); default `visible`.
+    #[serde(default)]
+    pub visibility: std::collections::BTreeMap<String, Visibility>,
+}
+
+/// Gradescope's visibility of a test: when the learner sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Hidden,
+    AfterDueDate,
+    AfterPublished,
+    Visible,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 4] = [
+        Visibility::Hidden,
+        Visibility::AfterDueDate,
+        Visibility::AfterPublished,
+        Visibility::Visible,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Hidden => "hidden",
+            Visibility::AfterDueDate => "after_due_date",
+            Visibility::AfterPublished => "after_published",
+            Visibility::Visible => "visible",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Visibility> {
+        Visibility::ALL.into_iter().find(|v| v.as_str() == word)
+    }
+}
+
+/// Visibilities by kind or check name: the curriculum's, then `--visibility` over them.
+pub type VisibilityRules = std::collections::BTreeMap<String, Visibility>;
+
+/// The visibility of the check `name` of `kind` under `rules`: by name, else by kind, else visible.
+pub fn visibility_of(rules: &VisibilityRules, name: &str, kind: Kind) -> Visibility {
+    rules
+        .get(name)
+        .or_else(|| rules.get(kind.as_str()))
+        .copied()
+        .unwrap_or(Visibility::Visible)
+}
+
+/// Parses `KEY=VISIBILITY` (`--visibility model=after_due_date`).
+pub fn parse_visibility_rule(arg: &str) -> std::result::Result<(String, Visibility), String> {
+    let words: Vec<&str> = Visibility::ALL.iter().map(|v| v.as_str()).collect();
+    let (key, value) = arg.split_once('=').ok_or_else(|| {
+        format!(
+            "`{arg}` is not KIND=VISIBILITY or CHECK=VISIBILITY (e.g. model=after_due_date; visibility one of {})",
+            words.join(", ")
+        )
+    })?;
+    let visibility = Visibility::parse(value.trim())
+        .ok_or_else(|| format!("no visibility `{value}`: one of {}", words.join(", ")))?;
+    Ok((key.trim().to_string(), visibility))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,7 +171,8 @@ impl Curriculum {
             {
                 bail!("lesson {} ({}) appears twice", lesson.number, lesson.slug);
             }
-            lesson.planned_checks()?;
+            let planned = lesson.planned_checks()?;
+            lesson.check_visibility_keys(lesson.visibility.keys(), &planned)?;
         }
         Ok(())
     }
@@ -176,6 +239,25 @@ impl Lesson {
         Ok(out)
     }
 
+    /// Every key of a visibility rule names a kind or one of the lesson's checks.
+    pub fn check_visibility_keys<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a String>,
+        planned: &[PlannedCheck],
+    ) -> Result<()> {
+        for key in keys {
+            let known = Kind::ALL.iter().any(|k| k.as_str() == key)
+                || planned.iter().any(|c| &c.name == key);
+            if !known {
+                bail!(
+                    "lesson {}: visibility of `{key}`: no kind or check of that name (kinds: lint, unit, stress, timing, model)",
+                    self.number
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn max_score(&self) -> u32 {
         self.planned_checks()
             .map(|c| c.iter().map(|c| c.points).sum())
@@ -225,6 +307,33 @@ unit = { a = 1 }
             .unwrap_err()
             .to_string();
         assert!(text.contains("is format \"1\""), "{text}");
+    }
+
+    #[test]
+    fn visibility_is_by_kind_or_check_and_names_only_those() {
+        let text = format!(
+            "format = 1\ntitle = \"x\"\n{LESSON}[lesson.visibility]\nunit = \"after_due_date\"\na = \"hidden\"\n"
+        );
+        let curriculum = Curriculum::parse(&text, "c.toml").unwrap();
+        let rules = &curriculum.lessons[0].visibility;
+        assert_eq!(visibility_of(rules, "a", Kind::Unit), Visibility::Hidden);
+        assert_eq!(
+            visibility_of(rules, "b", Kind::Unit),
+            Visibility::AfterDueDate
+        );
+        assert_eq!(visibility_of(rules, "c", Kind::Model), Visibility::Visible);
+        let text =
+            format!("format = 1\ntitle = \"x\"\n{LESSON}[lesson.visibility]\nnope = \"hidden\"\n");
+        let err = format!("{:#}", Curriculum::parse(&text, "c.toml").unwrap_err());
+        assert!(err.contains("visibility of `nope`"), "{err}");
+        assert_eq!(
+            parse_visibility_rule("model=after_due_date"),
+            Ok(("model".to_string(), Visibility::AfterDueDate))
+        );
+        assert!(parse_visibility_rule("model=soon")
+            .unwrap_err()
+            .contains("one of hidden, after_due_date"));
+        assert!(parse_visibility_rule("model").is_err());
     }
 
     #[test]

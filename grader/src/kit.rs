@@ -69,6 +69,33 @@ impl Kit {
     /// The files of the lesson's grader folder, sorted, without `variants/`: checks.rs, the modules
     /// it includes (lesson 03's server.rs), dependencies.toml, starter.sha256. What a grade depends
     /// on, and what the Gradescope package ships.
+    /// A kit error when curriculum.toml gives points to a check the lesson's checks.rs does not
+    /// declare (lints are the grader's own, and not declared there): no learner can pass it, so
+    /// no grade should be given.
+    pub fn check_declared(&self, lesson: &Lesson) -> Result<()> {
+        let declared = crate::check::declared::read(&self.checks_file(lesson))?;
+        let missing: Vec<String> = lesson
+            .planned_checks()?
+            .into_iter()
+            .filter(|c| c.kind != grader_harness::protocol::Kind::Lint)
+            .filter(|c| {
+                !declared
+                    .iter()
+                    .any(|d| d.name == c.name && d.kind == c.kind)
+            })
+            .map(|c| format!("{} `{}`", c.kind, c.name))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "kit error: curriculum.toml gives lesson {:02} points for {} that {} does not declare: fix the kit (no submission can pass such a check)",
+                lesson.number,
+                missing.join(", "),
+                self.display(&self.checks_file(lesson))
+            );
+        }
+        Ok(())
+    }
+
     pub fn lesson_files(&self, lesson: &Lesson) -> std::io::Result<Vec<PathBuf>> {
         let mut files = Vec::new();
         for entry in std::fs::read_dir(self.path(&lesson.checks))? {

@@ -323,6 +323,7 @@ fn check_prints_every_format_it_accepts_and_refuses_the_class_ones() {
         String::from_utf8_lossy(&out.stderr)
     );
     let xml = String::from_utf8(out.stdout).unwrap();
+    common::assert_valid_junit(&xml);
     let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
     let case = doc
         .descendants()

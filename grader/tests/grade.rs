@@ -380,6 +380,18 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
         points.len(),
     );
 
+    // report.html: one self-contained page, every submission's feedback on it.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for external in ["<script", "http://", "https://", "src=", "<link"] {
+        assert!(!html.contains(external), "`{external}` in report.html");
+    }
+    assert_eq!(html.matches("<pre id=\"sub-").count(), CLASS.len());
+    assert!(html.contains("aria-label=\"score distribution\""));
+
+    // Graded in 3 parts then merged: what one run writes (the results come from the cache the
+    // run above filled, so the two differ only in their clocks).
+    merged_parts_equal_one_run(&class, scratch.path());
+
     // Markdown feedback a learner can read.
     let feedback = std::fs::read_to_string(out.join("feedback/grace-loops-forever.md")).unwrap();
     assert!(
@@ -437,10 +449,141 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
     assert_eq!(dave["cached"], false);
 }
 
-/// The JUnit XML as the Jenkins schema (the one cargo-nextest's output follows) wants it:
-/// `testsuites` > `testsuite` (name, tests, failures, errors) > `testcase` (name, classname, time),
-/// with `failure`/`error` carrying message and type, and counts that add up.
+/// Every file below `dir`, by path relative to it, as text with its clocks blanked: report.json's
+/// `graded_at` and `summary.wall`, junit.xml's `time` of the whole run and every `timestamp`.
+fn outputs_without_clocks(dir: &Path) -> BTreeMap<PathBuf, String> {
+    snapshot(dir)
+        .into_iter()
+        .map(|(path, bytes)| {
+            let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+            let text = String::from_utf8(bytes).unwrap();
+            let text = match rel.to_str().unwrap() {
+                "report.json" => {
+                    let mut doc: Value = serde_json::from_str(&text).unwrap();
+                    doc["graded_at"] = Value::Null;
+                    doc["summary"]["wall"] = Value::Null;
+                    serde_json::to_string_pretty(&doc).unwrap()
+                }
+                "junit.xml" => text
+                    .lines()
+                    .map(|l| {
+                        let l = blank_attr(l, "timestamp");
+                        if l.starts_with("<testsuites ") {
+                            blank_attr(&l, "time")
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => text,
+            };
+            (rel, text)
+        })
+        .collect()
+}
+
+fn blank_attr(line: &str, attr: &str) -> String {
+    let key = format!(" {attr}=\"");
+    match line.find(&key) {
+        Some(at) => {
+            let start = at + key.len();
+            let end = start + line[start..].find('"').unwrap();
+            format!("{}{}", &line[..start], &line[end..])
+        }
+        None => line.to_string(),
+    }
+}
+
+fn merged_parts_equal_one_run(class: &Path, scratch: &Path) {
+    let single = scratch.join("single");
+    let printed = grade(class, &single, &[]);
+    assert!(
+        printed.contains("12 submissions · 0 graded now"),
+        "{printed}"
+    );
+    let mut parts = Vec::new();
+    let mut sizes = 0;
+    for k in 1..=3 {
+        let part = scratch.join(format!("part-{k}"));
+        let printed = grade(class, &part, &["--partition", &format!("{k}/3")]);
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(&format!("Part {k}/3 of the class: ")))
+            .unwrap_or_else(|| panic!("{printed}"));
+        sizes += line
+            .split_whitespace()
+            .nth(5)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap();
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(part.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["partition"]["index"], k);
+        parts.push(part);
+    }
+    assert_eq!(sizes, CLASS.len(), "the parts don't cover the class once");
+    let merged = scratch.join("merged");
+    let out = grader()
+        .arg("merge")
+        .args(&parts)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("Score distribution"));
+    let (one, merged_files) = (
+        outputs_without_clocks(&single),
+        outputs_without_clocks(&merged),
+    );
+    assert_eq!(
+        one.keys().collect::<Vec<_>>(),
+        merged_files.keys().collect::<Vec<_>>()
+    );
+    for (path, text) in &one {
+        assert!(
+            text == &merged_files[path],
+            "{} differs between one run and the merged parts",
+            path.display()
+        );
+    }
+    eprintln!(
+        "merged == single run: {} files compared ({})",
+        one.len(),
+        one.keys()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // A part missing, or named twice: refused.
+    grader()
+        .arg("merge")
+        .args(&parts[..2])
+        .arg("--out")
+        .arg(scratch.join("merged-2"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("part 3/3 missing"));
+    grader()
+        .arg("merge")
+        .args([&parts[0], &parts[0], &parts[1], &parts[2]])
+        .arg("--out")
+        .arg(scratch.join("merged-3"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("twice"));
+}
+
+/// The JUnit XML is valid against the Jenkins xunit plugin's junit-10.xsd, and beyond what the
+/// schema says: `testsuites` > `testsuite` (name, tests, failures, errors) > `testcase` (name,
+/// classname, time), with `failure`/`error` carrying message and type, counts that add up, and
+/// each check's points in its suite's properties.
 fn validate_junit(xml: &str, checks_per_suite: usize) {
+    common::assert_valid_junit(xml);
     let doc = roxmltree::Document::parse(xml).expect("junit.xml is well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
@@ -461,10 +604,19 @@ fn validate_junit(xml: &str, checks_per_suite: usize) {
         for child in suite.children().filter(|n| n.is_element()) {
             match child.tag_name().name() {
                 "properties" => {
+                    let mut points = 0;
+                    let mut score = None;
                     for p in child.children().filter(|n| n.is_element()) {
                         assert_eq!(p.tag_name().name(), "property");
-                        assert!(p.attribute("name").is_some() && p.attribute("value").is_some());
+                        let (key, value) = (p.attribute("name").unwrap(), p.attribute("value"));
+                        let value: Option<u64> = value.unwrap().parse().ok();
+                        if key.starts_with("points.") {
+                            points += value.unwrap();
+                        } else if key == "score" {
+                            score = value;
+                        }
                     }
+                    assert_eq!(score, Some(points), "{name}: score and points.* differ");
                 }
                 "system-out" | "system-err" => {}
                 "testcase" => {
@@ -487,7 +639,7 @@ fn validate_junit(xml: &str, checks_per_suite: usize) {
                                     e += 1
                                 }
                             }
-                            "properties" | "skipped" | "system-out" | "system-err" => {}
+                            "skipped" | "system-out" | "system-err" => {}
                             other => panic!("unexpected <{other}> in a testcase"),
                         }
                     }
@@ -559,6 +711,7 @@ fn gradescope_results_follow_the_spec() {
     let out = grader()
         .args(["check", "01", "--format", "gradescope", "--path"])
         .arg(&dave)
+        .args(["--visibility", "model=after_due_date,ids_one_thread=hidden"])
         .assert()
         .code(1)
         .get_output()
@@ -584,6 +737,39 @@ fn gradescope_results_follow_the_spec() {
         .collect();
     assert_eq!(failed.len(), expect.fails.len(), "{failed:?}");
     assert!(max > results["score"].as_u64().unwrap());
+    // --visibility by kind and by check; failures in Markdown, field by field.
+    for test in results["tests"].as_array().unwrap() {
+        let name = test["name"].as_str().unwrap();
+        let wanted = match name {
+            "unit · ids_one_thread" => "hidden",
+            _ if name.starts_with("model ·") => "after_due_date",
+            _ => "visible",
+        };
+        assert_eq!(test["visibility"], wanted, "{test}");
+        assert_eq!(test["output_format"], "md", "{test}");
+        if test["status"] == "failed" {
+            let output = test["output"].as_str().unwrap();
+            assert!(
+                output.contains("- **Property:**") && output.contains("- **Observed:**"),
+                "{output}"
+            );
+        }
+    }
+    // A visibility for no kind or check is a usage error.
+    grader()
+        .args([
+            "check",
+            "01",
+            "--format",
+            "gradescope",
+            "--visibility",
+            "modle=hidden",
+            "--path",
+        ])
+        .arg(&dave)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("visibility of `modle`"));
 
     // A Gradescope upload of bare files: lib.rs (and sync.rs) at the top of the submission.
     let upload = tempfile::tempdir().unwrap();
@@ -631,7 +817,7 @@ fn gradescope_package_holds_the_scripts_and_no_solution() {
         .arg(&zip_path)
         .assert()
         .success()
-        .stdout(predicate::str::contains("Upload it"));
+        .stdout(predicate::str::contains("Set its Autograder points to 18"));
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
     let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
     for wanted in [
@@ -701,9 +887,24 @@ fn gradescope_package_holds_the_scripts_and_no_solution() {
     assert!(status.success(), "the package's grader does not build");
 }
 
+/// The Classroom workflow's per-check steps: (command, max-score), read from the YAML.
+fn classroom_steps(yaml: &str) -> Vec<(String, u64)> {
+    let mut steps = Vec::new();
+    let mut command = None;
+    for line in yaml.lines().map(str::trim) {
+        if let Some(c) = line.strip_prefix("command: ") {
+            command = Some(c.to_string());
+        } else if let Some(max) = line.strip_prefix("max-score: ") {
+            steps.push((command.take().unwrap(), max.parse().unwrap()));
+        }
+    }
+    steps
+}
+
 #[test]
-fn classroom_workflow_has_a_step_per_kind_worth_its_points() {
+fn classroom_points_equal_the_graders_score_of_a_partially_correct_submission() {
     let points = points();
+    let max: u64 = points.values().map(|(_, p)| p).sum();
     let out = grader()
         .args(["classroom", "01"])
         .assert()
@@ -712,34 +913,89 @@ fn classroom_workflow_has_a_step_per_kind_worth_its_points() {
         .stdout
         .clone();
     let yaml = String::from_utf8(out).unwrap();
-    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
-    for (kind, p) in points.values() {
-        *kinds.entry(kind.as_str()).or_default() += p;
-    }
-    for (kind, total) in &kinds {
-        let step = format!("command: ./target/release/grader check 01 --kind {kind} --color never");
-        assert!(yaml.contains(&step), "no step for {kind}:\n{yaml}");
-        let after = &yaml[yaml.find(&step).unwrap()..];
-        let max_line = after
-            .lines()
-            .find(|l| l.trim_start().starts_with("max-score:"))
-            .unwrap();
-        assert_eq!(max_line.trim(), format!("max-score: {total}"));
+    // One build and one run of every check, then one step per check worth its points.
+    assert_eq!(yaml.matches("cargo build").count(), 1, "{yaml}");
+    assert!(
+        yaml.contains("run: ./target/release/grader check 01 --format json > grader-report.json || [ $? -eq 1 ]"),
+        "{yaml}"
+    );
+    let steps = classroom_steps(&yaml);
+    assert_eq!(steps.len(), points.len(), "{yaml}");
+    for (name, (_, p)) in &points {
+        let command = format!("./target/release/grader report-check grader-report.json {name}");
+        assert!(
+            steps.contains(&(command, *p)),
+            "no step for {name} worth {p}:\n{yaml}"
+        );
+        let id = format!("check-{}", name.replace('_', "-"));
         assert!(yaml.contains(&format!(
-            "{}_RESULTS: \"${{{{steps.{kind}.outputs.result}}}}\"",
-            kind.to_uppercase()
+            "{}_RESULTS: \"${{{{steps.{id}.outputs.result}}}}\"",
+            id.to_uppercase()
         )));
     }
-    // In the grader's order of kinds.
-    let runners = ["lint", "unit", "stress", "timing", "model"]
-        .into_iter()
-        .filter(|k| kinds.contains_key(k))
-        .collect::<Vec<_>>()
-        .join(",");
-    assert!(yaml.contains(&format!("runners: {runners}")), "{yaml}");
     assert!(yaml.contains("classroom-resources/autograding-grading-reporter@v1"));
 
-    // The command each step runs: only that kind's checks, exit 0 when they pass.
+    // dave's ids start at zero: the grader gives him part of the points. Running the workflow's
+    // steps on his report gives Classroom the same points.
+    let dave = kit_root().join("grader/tests/fixtures/class-01/dave-ids-start-at-zero");
+    let out = grader()
+        .args(["check", "01", "--format", "json", "--path"])
+        .arg(&dave)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    let score = report["score"].as_u64().unwrap();
+    assert!(0 < score && score < max, "{score}/{max}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("grader-report.json"), &out).unwrap();
+    let mut classroom = 0;
+    for (command, max_score) in &steps {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let run = grader()
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        match run.status.code() {
+            Some(0) => classroom += max_score,
+            Some(1) => assert!(!run.stdout.is_empty()),
+            other => panic!(
+                "{command}: exit {other:?}: {}",
+                String::from_utf8_lossy(&run.stderr)
+            ),
+        }
+    }
+    eprintln!("dave-ids-start-at-zero: grader {score}/{max}, Classroom {classroom}/{max}");
+    assert_eq!(classroom, score);
+    let total: u64 = steps.iter().map(|(_, p)| p).sum();
+    assert_eq!(total, max);
+
+    // A check the report lacks, or no report: a usage error, not a failed check.
+    grader()
+        .args(["report-check", "grader-report.json", "no_such_check"])
+        .current_dir(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no check `no_such_check`"));
+    grader()
+        .args(["report-check", "missing.json", "ids_one_thread"])
+        .current_dir(dir.path())
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn check_kind_narrows_to_that_kinds_checks() {
+    let points = points();
+    let unit_points: u64 = points
+        .values()
+        .filter(|(k, _)| k == "unit")
+        .map(|(_, p)| p)
+        .sum();
+    // Only that kind's checks, exit 0 when they pass.
     let out = grader()
         .args([
             "check",
@@ -762,5 +1018,31 @@ fn classroom_workflow_has_a_step_per_kind_worth_its_points() {
         points.values().filter(|(k, _)| k == "unit").count()
     );
     assert!(checks.iter().all(|c| c["kind"] == "unit"));
-    assert_eq!(report["score"], kinds["unit"]);
+    assert_eq!(report["score"], unit_points);
+}
+
+#[test]
+fn batch_workflow_grades_in_a_matrix_of_parts_and_merges_them() {
+    let out = grader()
+        .args(["batch-workflow", "01", "--shards", "3"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let yaml = String::from_utf8(out).unwrap();
+    for wanted in [
+        "part: [1, 2, 3]",
+        "grader grade 01 \"$SUBMISSIONS\" --partition ${{ matrix.part }}/3 --out part-${{ matrix.part }}",
+        "needs: grade",
+        "pattern: part-*",
+        "grader merge parts/part-* --out grades-01-race-fix",
+        "actions/upload-artifact@v4",
+    ] {
+        assert!(yaml.contains(wanted), "no `{wanted}` in:\n{yaml}");
+    }
+    grader()
+        .args(["batch-workflow", "01", "--shards", "0"])
+        .assert()
+        .code(2);
 }

@@ -24,6 +24,7 @@ use crate::check::run::{Budget, CheckRun};
 use crate::check::target::Target;
 use crate::class::gradebook;
 use crate::class::graded::Graded;
+use crate::class::partition::Partition;
 use crate::class::submissions::{self, Submission};
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
@@ -40,6 +41,8 @@ pub struct Options {
     pub outputs: Vec<Format>,
     /// A progress bar (a terminal) or one plain line per submission.
     pub progress_bar: bool,
+    /// Grade only this part of the class (`--partition K/N`).
+    pub partition: Option<Partition>,
 }
 
 /// Submissions graded at once by default: one per core.
@@ -81,15 +84,42 @@ pub fn grade(
     options: &Options,
     out: &mut dyn Write,
 ) -> Result<Vec<Graded>> {
-    let found = submissions::find(dir)?;
+    let submissions::Found {
+        submissions: found,
+        ignored,
+    } = submissions::find(dir)?;
+    if !ignored.is_empty() {
+        writeln!(
+            out,
+            "Not graded ({} file{} in {} that are neither a folder, a .zip nor a .tar.gz): {}",
+            ignored.len(),
+            if ignored.len() == 1 { "" } else { "s" },
+            dir.display(),
+            ignored.join(", ")
+        )?;
+    }
     if found.is_empty() {
         anyhow::bail!(
             "{}: no submissions (folders, .zip or .tar.gz files) in it",
             dir.display()
         );
     }
+    let found: Vec<Submission> = match &options.partition {
+        Some(part) => {
+            let total = found.len();
+            let mine: Vec<Submission> =
+                found.into_iter().filter(|s| part.contains(&s.id)).collect();
+            writeln!(
+                out,
+                "Part {part} of the class: {} of its {total} submissions.",
+                mine.len()
+            )?;
+            mine
+        }
+        None => found,
+    };
     let started = Instant::now();
-    let jobs = options.jobs.clamp(1, found.len());
+    let jobs = options.jobs.clamp(1, found.len().max(1));
     let check_options = pipeline::Options {
         jobs: (cores() / jobs).max(1),
         budget: options.budget,
@@ -130,7 +160,14 @@ pub fn grade(
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("cannot create {}", options.out.display()))?;
     let summary = gradebook::Summary::of(&graded, started.elapsed());
-    let written = gradebook::write(&options.out, lesson, &graded, &summary, &options.outputs)?;
+    let written = gradebook::write(
+        &options.out,
+        lesson,
+        &graded,
+        &summary,
+        &options.outputs,
+        options.partition.as_ref(),
+    )?;
     summary.print(out, lesson, &graded)?;
     writeln!(out, "\nWritten to {}:", options.out.display())?;
     for file in written {

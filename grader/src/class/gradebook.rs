@@ -23,6 +23,7 @@ pub fn write(
     graded: &[Graded],
     summary: &Summary,
     formats: &[Format],
+    partition: Option<&crate::class::partition::Partition>,
 ) -> Result<Vec<String>> {
     let mut written = Vec::new();
     let now = chrono::Local::now().fixed_offset();
@@ -44,6 +45,7 @@ pub fn write(
                     &lesson.title,
                     lesson.max_score(),
                     &now.to_rfc3339(),
+                    partition,
                     summary,
                     graded,
                 ),
@@ -51,6 +53,16 @@ pub fn write(
             Format::Junit => put(
                 "junit.xml",
                 report::junit::class(&lesson.dir_name(), graded, summary.wall, now),
+            )?,
+            Format::Html => put(
+                "report.html",
+                report::html::class(
+                    &lesson.dir_name(),
+                    &lesson.title,
+                    &lesson.planned_checks()?,
+                    graded,
+                    summary,
+                ),
             )?,
             Format::Markdown => {
                 let count = graded.len();

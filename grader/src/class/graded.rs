@@ -1,12 +1,12 @@
 //! A graded submission: what `grader grade` keeps of each, and what the class formats render.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::report::words::words;
 use crate::report::Report;
 
 /// One submission's grade.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Graded {
     pub id: String,
     /// Where it was read from.

@@ -31,12 +31,32 @@ pub enum Form {
     Folder,
     Zip,
     TarGz,
+    /// An archive of a kind the grader does not unpack (`.tar`, `.7z`, `.rar`...): a submission
+    /// all the same, graded invalid with the reason.
+    Unsupported(&'static str),
 }
 
-/// The submissions in `dir`, sorted by id. Hidden entries and other files are left out. When a
-/// folder and an archive would get the same id, the archive keeps its full file name.
-pub fn find(dir: &Path) -> Result<Vec<Submission>> {
+/// Archives a learner may send that the grader does not unpack, longest suffix first.
+const UNSUPPORTED: &[&str] = &[
+    ".tar.xz", ".tar.bz2", ".tar.zst", ".tar", ".txz", ".tbz2", ".7z", ".rar", ".gz", ".bz2",
+    ".xz", ".zst",
+];
+
+/// What `find` found in a class folder.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The submissions, sorted by id.
+    pub submissions: Vec<Submission>,
+    /// Files that are neither a folder nor an archive (notes.txt, a roster): not graded, and
+    /// said so.
+    pub ignored: Vec<String>,
+}
+
+/// The submissions in `dir`, sorted by id, and the files left out. Hidden entries are skipped.
+/// When a folder and an archive would get the same id, the archive keeps its full file name.
+pub fn find(dir: &Path) -> Result<Found> {
     let mut found = Vec::new();
+    let mut ignored = Vec::new();
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot read the folder", dir.display()))?;
     for entry in entries.flatten() {
@@ -55,7 +75,13 @@ pub fn find(dir: &Path) -> Result<Vec<Submission>> {
             .or_else(|| name.strip_suffix(".tgz"))
         {
             (stem.to_string(), Form::TarGz)
+        } else if let Some((stem, ext)) = UNSUPPORTED
+            .iter()
+            .find_map(|ext| name.strip_suffix(ext).map(|stem| (stem, *ext)))
+        {
+            (stem.to_string(), Form::Unsupported(ext))
         } else {
+            ignored.push(name);
             continue;
         };
         found.push(Submission { id, path, form });
@@ -75,7 +101,11 @@ pub fn find(dir: &Path) -> Result<Vec<Submission>> {
             }
         }
     }
-    Ok(found)
+    ignored.sort();
+    Ok(Found {
+        submissions: found,
+        ignored,
+    })
 }
 
 /// A submission ready to grade: its sources, and the scratch folder they were unpacked into (if
@@ -90,6 +120,9 @@ impl Submission {
     pub fn prepare(&self, lesson: &Lesson) -> Result<Prepared> {
         let scratch = match self.form {
             Form::Folder => None,
+            Form::Unsupported(ext) => bail!(
+                "a {ext} archive, which the grader does not unpack: submit a folder, a .zip or a .tar.gz"
+            ),
             Form::Zip | Form::TarGz => {
                 let dir = tempfile::Builder::new()
                     .prefix("grader-submission-")
@@ -269,11 +302,20 @@ mod tests {
             "erin.tgz",
             "notes.txt",
             "bob.zip",
+            "frank.7z",
+            "grace.tar",
+            "heidi.tar.xz",
+            "roster.csv",
         ] {
             std::fs::write(dir.path().join(f), b"").unwrap();
         }
         let found = find(dir.path()).unwrap();
-        let ids: Vec<(&str, Form)> = found.iter().map(|s| (s.id.as_str(), s.form)).collect();
+        assert_eq!(found.ignored, ["notes.txt", "roster.csv"]);
+        let ids: Vec<(&str, Form)> = found
+            .submissions
+            .iter()
+            .map(|s| (s.id.as_str(), s.form))
+            .collect();
         assert_eq!(
             ids,
             [
@@ -283,6 +325,9 @@ mod tests {
                 ("carol", Form::Zip),
                 ("dave", Form::TarGz),
                 ("erin", Form::TarGz),
+                ("frank", Form::Unsupported(".7z")),
+                ("grace", Form::Unsupported(".tar")),
+                ("heidi", Form::Unsupported(".tar.xz")),
             ]
         );
     }

@@ -8,8 +8,9 @@
 //!   `/autograder/submission` into `/autograder/results/results.json`), with the part of the kit
 //!   the grader needs. The lesson's reference `lib.rs` is left out: the autograder runs the
 //!   learners' code, and that code must find no solution to copy.
-//! - `grader classroom LESSON` prints a GitHub Classroom workflow with one step per check kind,
-//!   worth that kind's points, so the Classroom reporter shows "Points X/Y".
+//! - `grader classroom LESSON` prints a GitHub Classroom workflow: one step runs every check once
+//!   into a JSON report, then one step per check, worth its points, reads its result with
+//!   `grader report-check`, so the Classroom reporter shows the grader's score.
 
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
@@ -114,6 +115,8 @@ fn setup_sh(lesson: &Lesson) -> String {
 # Gradescope autograder setup for lesson {dir}: written by `grader gradescope-package {num:02}`.
 # Installs Rust, builds the grader, and builds the lesson's checks once against the starter so
 # that grading a submission only compiles the submission itself.
+# Gradescope takes the assignment's total from its settings, not from results.json: set the
+# assignment's Autograder points to {max}, the lesson's maximum.
 set -euo pipefail
 apt-get update
 apt-get install -y --no-install-recommends curl ca-certificates build-essential
@@ -124,7 +127,29 @@ cargo build --release --locked -p grader
 ./target/release/grader check {num:02} > /dev/null 2>&1 || true
 "#,
         dir = lesson.dir_name(),
-        num = lesson.number
+        num = lesson.number,
+        max = lesson.max_score(),
+    )
+}
+
+/// What the instructor does with the package, printed by `grader gradescope-package`.
+pub fn gradescope_instructions(lesson: &Lesson, zip: &Path, files: usize) -> String {
+    format!(
+        "Wrote {zip} ({files} files). In Gradescope:
+  1. Create a Programming Assignment for lesson {num:02} · {title}.
+  2. Set its Autograder points to {max} (the lesson's maximum: Gradescope takes the total from its
+     settings, not from the results).
+  3. Configure Autograder: upload {zip} (Ubuntu base image; setup.sh installs Rust and builds the
+     grader, which takes a few minutes).
+  4. Learners submit their crate folder (Cargo.toml and src/), its src/ files, or their copy of the
+     kit.
+Each check is one test worth its points, its failure in Markdown (property, observed, why, try).
+To hold some back, give curriculum.toml's lesson a [lesson.visibility] table by kind or check
+(e.g. model = \"after_due_date\") before packaging.",
+        zip = zip.display(),
+        num = lesson.number,
+        title = lesson.title,
+        max = lesson.max_score(),
     )
 }
 
@@ -151,46 +176,35 @@ exit "$status"
     )
 }
 
-/// Default time limit of a check of `kind`, as the harness sets it (`grader_harness::Check`).
-fn default_timeout_secs(kind: Kind) -> u64 {
-    match kind {
-        Kind::Lint => 1,
-        Kind::Unit => 10,
-        Kind::Stress => 60,
-        Kind::Timing => 30,
-        Kind::Model => 120,
-    }
-}
+/// The file the Classroom workflow's first step writes the report to.
+pub const CLASSROOM_REPORT: &str = "grader-report.json";
 
-/// A GitHub Classroom workflow: one autograding step per check kind, worth its points.
+/// A GitHub Classroom workflow: one step runs every check once (`grader check --format json` into
+/// a file), then one autograding step per check, worth its points, reads that check's result
+/// (`grader report-check`). The Classroom command grader scores a step all or nothing, so one
+/// step per check gives a partially correct submission the grader's own score.
 pub fn classroom_workflow(lesson: &Lesson) -> Result<String> {
     let planned = lesson.planned_checks()?;
     let mut steps = String::new();
     let mut runners = Vec::new();
     let mut env = String::new();
-    for kind in Kind::ALL {
-        let checks: Vec<_> = planned.iter().filter(|c| c.kind == kind).collect();
-        if checks.is_empty() {
-            continue;
-        }
-        let points: u32 = checks.iter().map(|c| c.points).sum();
-        let secs: u64 = checks.len() as u64 * default_timeout_secs(kind);
-        // Minutes: the checks' own limits, plus room for the build of this kind.
-        let minutes = secs.div_ceil(60) + 10;
-        let id = kind.as_str();
+    for check in &planned {
+        let id = format!("check-{}", check.name.replace('_', "-"));
+        let points = check.points;
         steps.push_str(&format!(
-            r#"      - name: {kind} checks ({n} checks, {points} points)
+            r#"      - name: {kind} · {name} ({points} point{s})
         id: {id}
         uses: classroom-resources/autograding-command-grader@v1
         with:
-          test-name: {kind} checks
+          test-name: {kind} · {name}
           setup-command: ''
-          command: ./target/release/grader check {num:02} --kind {id} --color never
-          timeout: {minutes}
+          command: ./target/release/grader report-check {CLASSROOM_REPORT} {name}
+          timeout: 1
           max-score: {points}
 "#,
-            n = checks.len(),
-            num = lesson.number,
+            kind = check.kind,
+            name = check.name,
+            s = if points == 1 { "" } else { "s" },
         ));
         env.push_str(&format!(
             "          {}_RESULTS: \"${{{{steps.{id}.outputs.result}}}}\"\n",
@@ -201,8 +215,9 @@ pub fn classroom_workflow(lesson: &Lesson) -> Result<String> {
     Ok(format!(
         r#"# GitHub Classroom autograding for lesson {dir} · {title}
 # Written by `grader classroom {num:02}`. Save it as .github/workflows/classroom.yml in the
-# assignment's template repository (a copy of the kit). Each step runs one kind of check and is
-# worth that kind's points ({max} in all), so the Classroom reporter shows "Points X/{max}".
+# assignment's template repository (a copy of the kit). One step builds the grader and runs every
+# check once into {CLASSROOM_REPORT}; then each check is a step worth its points ({max} in all),
+# which only reads its result there, so the Classroom reporter shows the grader's own score.
 name: Autograding Tests
 'on':
   - push
@@ -221,6 +236,9 @@ jobs:
         uses: actions/checkout@v4
       - name: Build the grader
         run: cargo build --release --locked -p grader
+      - name: Run every check of lesson {num:02} once
+        # Exit 1 (some checks failed) is a grade; 2 (a kit or usage error) fails the job.
+        run: ./target/release/grader check {num:02} --format json > {CLASSROOM_REPORT} || [ $? -eq 1 ]
 {steps}      - name: Autograding Reporter
         uses: classroom-resources/autograding-grading-reporter@v1
         env:
@@ -233,6 +251,106 @@ jobs:
         max = lesson.max_score(),
         runners = runners.join(","),
     ))
+}
+
+/// `grader batch-workflow LESSON --shards N`: a GitHub Actions workflow that grades the class in
+/// `submissions` in a matrix of `shards` jobs (`grader grade --partition K/N`), each uploading its
+/// outputs, and one job that merges them (`grader merge`) into one artifact.
+pub fn batch_workflow(lesson: &Lesson, shards: u32, submissions: &str) -> String {
+    let parts: Vec<String> = (1..=shards).map(|k| k.to_string()).collect();
+    format!(
+        r#"# Grades lesson {dir} · {title} in {shards} parallel jobs, then merges their outputs.
+# Written by `grader batch-workflow {num:02} --shards {shards}`. Save it as
+# .github/workflows/grade-{dir}.yml in a copy of the kit whose {submissions}/ folder holds the class
+# (one folder, .zip or .tar.gz per submission), and run it from the Actions tab. The artifact
+# grades-{dir} is what one `grader grade` of the whole class would have written.
+name: Grade lesson {dir}
+'on':
+  workflow_dispatch:
+permissions:
+  contents: read
+env:
+  SUBMISSIONS: {submissions}
+jobs:
+  grade:
+    runs-on: ubuntu-latest
+    strategy:
+      fail-fast: false
+      matrix:
+        part: [{parts}]
+    steps:
+      - uses: actions/checkout@v4
+      - name: Build the grader
+        run: cargo build --release --locked -p grader
+      - name: Grade part ${{{{ matrix.part }}}} of {shards}
+        run: ./target/release/grader grade {num:02} "$SUBMISSIONS" --partition ${{{{ matrix.part }}}}/{shards} --out part-${{{{ matrix.part }}}}
+      - uses: actions/upload-artifact@v4
+        with:
+          name: part-${{{{ matrix.part }}}}
+          path: part-${{{{ matrix.part }}}}
+  merge:
+    needs: grade
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - name: Build the grader
+        run: cargo build --release --locked -p grader
+      - uses: actions/download-artifact@v4
+        with:
+          pattern: part-*
+          path: parts
+      - name: Merge the {shards} parts
+        run: ./target/release/grader merge parts/part-* --out grades-{dir}
+      - uses: actions/upload-artifact@v4
+        with:
+          name: grades-{dir}
+          path: grades-{dir}
+"#,
+        dir = lesson.dir_name(),
+        title = lesson.title,
+        num = lesson.number,
+        parts = parts.join(", "),
+    )
+}
+
+/// `grader report-check FILE NAME`: the result of the check `name` in the report `file` (a
+/// `grader check --format json` document), in a few lines. Ok(true) when it passed.
+pub fn report_check(file: &Path, name: &str, out: &mut dyn Write) -> Result<bool> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let report: crate::report::Report = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a `grader check --format json` report",
+            file.display()
+        )
+    })?;
+    let Some(check) = report.checks.iter().find(|c| c.name == name) else {
+        let names: Vec<&str> = report.checks.iter().map(|c| c.name.as_str()).collect();
+        anyhow::bail!(
+            "no check `{name}` in {} (lesson {}): it has {}",
+            file.display(),
+            report.lesson,
+            names.join(", ")
+        );
+    };
+    writeln!(
+        out,
+        "{} · {}: {} ({}/{} points)",
+        check.kind, check.name, check.status, check.points, check.max_points
+    )?;
+    match (&check.finding, check.status.is_pass()) {
+        (_, true) => {}
+        (Some(f), false) => write!(
+            out,
+            "{}",
+            crate::report::finding::plain_lines(f, report.lesson_number)
+        )?,
+        (None, false) => writeln!(out, "{}", check.message)?,
+    }
+    if let (false, Some(message)) = (check.status.is_pass(), report.build.message()) {
+        writeln!(out, "\nThe build failed:\n{message}")?;
+    }
+    Ok(check.status.is_pass())
 }
 
 /// How `grader check --kind` narrows a lesson's checks: the names of the checks of those kinds.

@@ -19,6 +19,8 @@ words! {
         Csv => "csv",
         /// Gradescope's results.json.
         Gradescope => "gradescope",
+        /// `grade`: report.html, one self-contained page for the instructor.
+        Html => "html",
     }
 }
 
@@ -32,8 +34,13 @@ impl Format {
         Format::Gradescope,
     ];
     /// What `grader grade --format` accepts, in the order it writes them.
-    pub const GRADE: &'static [Format] =
-        &[Format::Csv, Format::Json, Format::Junit, Format::Markdown];
+    pub const GRADE: &'static [Format] = &[
+        Format::Csv,
+        Format::Json,
+        Format::Junit,
+        Format::Markdown,
+        Format::Html,
+    ];
 
     /// A clap parser for the formats of one command (`md` is Markdown's alias).
     pub fn parser(

@@ -1,28 +1,39 @@
 //! Gradescope's results.json (`grader check LESSON --path DIR --format gradescope`): a top-level
 //! `score`, `execution_time`, `output`, and one entry of `tests` per check with `name`, `score`,
-//! `max_score`, `status` ("passed"/"failed", Gradescope's words), `output` and `visibility`.
+//! `max_score`, `status` ("passed"/"failed", Gradescope's words), `output` (Markdown: the
+//! finding's property / observed / why / try as a list) and `visibility` (by kind or check, from
+//! curriculum.toml's `[lesson.visibility]` and `--visibility`).
+//!
+//! Gradescope takes the assignment's total from its own settings, not from results.json: the
+//! package's instructions tell the instructor to set it to the lesson's maximum.
 
 use serde_json::json;
 
-use super::{finding, Report};
+use super::{markdown, Report};
+use crate::curriculum::{visibility_of, VisibilityRules};
 
-/// Gradescope's results.json for one report, which took `elapsed_secs` to make.
-pub fn results(report: &Report, elapsed_secs: u64) -> serde_json::Value {
+/// Gradescope's results.json for one report, which took `elapsed_secs` to make, each test shown
+/// as `visibility` says.
+pub fn results(
+    report: &Report,
+    elapsed_secs: u64,
+    visibility: &VisibilityRules,
+) -> serde_json::Value {
     let tests: Vec<serde_json::Value> = report
         .checks
         .iter()
         .map(|c| {
             let mut output = match (&c.finding, c.status.skip()) {
-                (Some(f), None) => finding::plain_lines(f, report.lesson_number),
+                (Some(f), None) => markdown::finding_list(f, report.lesson_number),
                 (Some(f), Some(reason)) => format!(
-                    "skipped: {reason}\n{}",
-                    finding::plain_lines(f, report.lesson_number)
+                    "Skipped: {reason}\n\n{}",
+                    markdown::finding_list(f, report.lesson_number)
                 ),
                 (None, _) => c.message.clone(),
             };
             if let Some(lines) = c.output_tail(20) {
-                output.push_str("\nWhat it printed last:\n");
-                output.push_str(&lines.join("\n"));
+                output.push_str("\nWhat it printed last:\n\n");
+                output.push_str(&markdown::fenced(&lines.join("\n")));
             }
             json!({
                 "name": format!("{} · {}", c.kind, c.name),
@@ -30,9 +41,9 @@ pub fn results(report: &Report, elapsed_secs: u64) -> serde_json::Value {
                 "max_score": c.max_points,
                 "status": if c.status.is_pass() { "passed" } else { "failed" },
                 "output": output.trim_end(),
-                "output_format": "text",
+                "output_format": "md",
                 "tags": [c.kind.as_str()],
-                "visibility": "visible",
+                "visibility": visibility_of(visibility, &c.name, c.kind).as_str(),
             })
         })
         .collect();
@@ -41,8 +52,8 @@ pub fn results(report: &Report, elapsed_secs: u64) -> serde_json::Value {
         report.lesson, report.title, report.score, report.max_score
     );
     if let Some(message) = report.build.message() {
-        output.push_str("\n\nThe build failed:\n");
-        output.push_str(&message);
+        output.push_str("\n\nThe build failed:\n\n");
+        output.push_str(&markdown::fenced(&message));
     } else if !report.passed {
         output.push_str(&format!(
             " Stuck? `grader hint {:02}` gives the lesson's hints.",
@@ -53,7 +64,7 @@ pub fn results(report: &Report, elapsed_secs: u64) -> serde_json::Value {
         "score": report.score,
         "execution_time": elapsed_secs,
         "output": output,
-        "output_format": "text",
+        "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -78,11 +89,52 @@ pub fn unreadable(lesson: &str, title: &str, error: &str) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures;
+    use crate::curriculum::Visibility;
+
+    #[test]
+    fn visibility_by_kind_then_by_check() {
+        let rules = [
+            ("model".to_string(), Visibility::AfterDueDate),
+            ("counter_model".to_string(), Visibility::Hidden),
+            ("stress".to_string(), Visibility::AfterPublished),
+        ]
+        .into_iter()
+        .collect();
+        let report = fixtures::all().into_iter().next().unwrap().1;
+        let results = super::results(&report, 3, &rules);
+        let seen: Vec<(String, String)> = results["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t["visibility"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for (name, visibility) in &seen {
+            let wanted = if name.ends_with("counter_model") {
+                "hidden"
+            } else if name.starts_with("model") {
+                "after_due_date"
+            } else if name.starts_with("stress") {
+                "after_published"
+            } else {
+                "visible"
+            };
+            assert_eq!(visibility, wanted, "{name}: {seen:?}");
+        }
+        assert!(seen.iter().any(|(_, v)| v == "hidden"), "{seen:?}");
+        assert_eq!(results["execution_time"], 3);
+    }
 
     #[test]
     fn snapshots() {
         for (name, report) in fixtures::all() {
-            let text = serde_json::to_string_pretty(&super::results(&report, 7)).unwrap();
+            let text =
+                serde_json::to_string_pretty(&super::results(&report, 7, &Default::default()))
+                    .unwrap();
             insta::assert_snapshot!(name, text);
         }
         let text = serde_json::to_string_pretty(&super::unreadable(

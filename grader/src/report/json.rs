@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Report;
 use crate::class::gradebook::Summary;
 use crate::class::graded::Graded;
+use crate::class::partition::Partition;
 
 /// One report, pretty-printed.
 pub fn report(report: &Report) -> String {
@@ -22,6 +23,9 @@ struct ClassReport<'a> {
     title: &'a str,
     max_score: u32,
     graded_at: &'a str,
+    /// `grader grade --partition K/N`: which part of the class this is (absent for a whole one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition: Option<&'a Partition>,
     summary: &'a Summary,
     submissions: &'a [Graded],
 }
@@ -32,6 +36,7 @@ pub fn class(
     title: &str,
     max_score: u32,
     graded_at: &str,
+    partition: Option<&Partition>,
     summary: &Summary,
     graded: &[Graded],
 ) -> String {
@@ -40,6 +45,7 @@ pub fn class(
         title,
         max_score,
         graded_at,
+        partition,
         summary,
         submissions: graded,
     };
@@ -62,6 +68,7 @@ mod tests {
                 "Race fix",
                 9,
                 "2026-12-01T10:00:00+00:00",
+                None,
                 &fixtures::summary(),
                 &fixtures::graded()
             )

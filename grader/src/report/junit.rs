@@ -1,28 +1,33 @@
-//! JUnit XML (the Jenkins schema, as cargo-nextest writes it, through the same serializer,
-//! quick-junit): one `<testcase>` per check. `grader check --format junit` is one `<testsuite>`;
-//! `grader grade`'s junit.xml one per submission.
+//! JUnit XML, valid against the Jenkins xunit plugin's `junit-10.xsd` (a copy, with where it comes
+//! from, is grader/tests/schemas/junit-10.xsd; tests validate real output against it): one
+//! `<testcase>` per check. `grader check --format junit` is one `<testsuite>`; `grader grade`'s
+//! junit.xml one per submission.
 //!
 //! A failed check is a `<failure>`; a timeout, crash or a check that could not run because of the
 //! submission (it doesn't compile, it bypasses the shim) is an `<error>`, so a dashboard never
 //! shows a submission that doesn't build as green. Its `type` is the status word (`timeout`,
 //! `crash`, `skipped`); a skipped check's reason is in its message.
+//!
+//! The schema allows properties only on a `<testsuite>`, and no `timestamp` or `skipped` on
+//! `<testsuites>`: the suite's properties carry the score (`score`, `max_score`) and each check's
+//! points (`points.NAME`, `max_points.NAME`); a testcase's `<system-out>` says them in words too.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
-use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use super::{finding, CheckReport, Report, Status};
 use crate::class::graded::Graded;
 
 /// One report as a JUnit document, stamped `now`.
 pub fn report(report: &Report, now: DateTime<FixedOffset>) -> String {
-    let mut doc = quick_junit::Report::new(format!("grader check {}", report.lesson));
-    doc.set_timestamp(now);
-    let mut suite = suite(report, &report.target, now);
-    suite.set_time(total_time(report));
-    doc.add_test_suite(suite);
-    doc.to_string().expect("quick-junit serializes")
+    let suite = suite(report, &report.target, total_time(report), now, &[]);
+    document(
+        &format!("grader check {}", report.lesson),
+        total_time(report),
+        &[(counts(report), suite)],
+    )
 }
 
 /// A class: one testsuite per submission, with its score, status and source as properties.
@@ -32,17 +37,74 @@ pub fn class(
     wall: Duration,
     now: DateTime<FixedOffset>,
 ) -> String {
-    let mut doc = quick_junit::Report::new(format!("grader grade {lesson}"));
-    doc.set_timestamp(now).set_time(wall);
-    for g in graded {
-        let mut suite = suite(&g.report, &g.id, now);
-        suite
-            .set_time(Duration::from_secs_f64(g.seconds))
-            .add_property(Property::new("status", g.status.to_string()))
-            .add_property(Property::new("source", g.source.clone()));
-        doc.add_test_suite(suite);
+    let suites: Vec<_> = graded
+        .iter()
+        .map(|g| {
+            let extra = [
+                ("status".to_string(), g.status.to_string()),
+                ("source".to_string(), g.source.clone()),
+            ];
+            let time = Duration::from_secs_f64(g.seconds.max(0.0));
+            (
+                counts(&g.report),
+                suite(&g.report, &g.id, time, now, &extra),
+            )
+        })
+        .collect();
+    document(&format!("grader grade {lesson}"), wall, &suites)
+}
+
+/// tests, failures, errors of one report.
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    tests: usize,
+    failures: usize,
+    errors: usize,
+}
+
+fn counts(report: &Report) -> Counts {
+    let mut counts = Counts::default();
+    for c in &report.checks {
+        counts.tests += 1;
+        match outcome(c.status) {
+            Some("failure") => counts.failures += 1,
+            Some(_) => counts.errors += 1,
+            None => {}
+        }
     }
-    doc.to_string().expect("quick-junit serializes")
+    counts
+}
+
+/// The element a check's status becomes, if any.
+fn outcome(status: Status) -> Option<&'static str> {
+    match status {
+        Status::Pass => None,
+        Status::Fail => Some("failure"),
+        Status::Timeout | Status::Crash | Status::Skipped(_) => Some("error"),
+    }
+}
+
+fn document(name: &str, time: Duration, suites: &[(Counts, String)]) -> String {
+    let total = suites.iter().fold(Counts::default(), |a, (c, _)| Counts {
+        tests: a.tests + c.tests,
+        failures: a.failures + c.failures,
+        errors: a.errors + c.errors,
+    });
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">",
+        attr(name),
+        total.tests,
+        total.failures,
+        total.errors,
+        seconds(time)
+    );
+    for (_, suite) in suites {
+        xml.push_str(suite);
+    }
+    xml.push_str("</testsuites>\n");
+    xml
 }
 
 fn total_time(report: &Report) -> Duration {
@@ -50,42 +112,120 @@ fn total_time(report: &Report) -> Duration {
 }
 
 /// The suite of one report, its cases named `ID.KIND` by class.
-fn suite(report: &Report, id: &str, now: DateTime<FixedOffset>) -> TestSuite {
-    let mut suite = TestSuite::new(id.to_string());
-    suite
-        .set_timestamp(now)
-        .add_property(Property::new("score", report.score.to_string()))
-        .add_property(Property::new("max_score", report.max_score.to_string()));
+fn suite(
+    report: &Report,
+    id: &str,
+    time: Duration,
+    now: DateTime<FixedOffset>,
+    extra: &[(String, String)],
+) -> String {
+    let c = counts(report);
+    let mut xml = String::new();
+    let _ = writeln!(
+        xml,
+        "    <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{}\" timestamp=\"{}\">",
+        attr(id),
+        c.tests,
+        c.failures,
+        c.errors,
+        seconds(time),
+        now.format("%Y-%m-%dT%H:%M:%S%.3f%:z"),
+    );
+    let mut properties = vec![
+        ("score".to_string(), report.score.to_string()),
+        ("max_score".to_string(), report.max_score.to_string()),
+    ];
+    properties.extend(extra.iter().cloned());
+    for check in &report.checks {
+        properties.push((format!("points.{}", check.name), check.points.to_string()));
+        properties.push((
+            format!("max_points.{}", check.name),
+            check.max_points.to_string(),
+        ));
+    }
+    xml.push_str("        <properties>\n");
+    for (name, value) in &properties {
+        let _ = writeln!(
+            xml,
+            "            <property name=\"{}\" value=\"{}\"/>",
+            attr(name),
+            attr(value)
+        );
+    }
+    xml.push_str("        </properties>\n");
+    for check in &report.checks {
+        testcase(&mut xml, check, id, report.lesson_number);
+    }
     if let Some(message) = report.build.message() {
-        suite.set_system_err(message);
+        let _ = writeln!(xml, "        <system-err>{}</system-err>", text(&message));
     }
-    for c in &report.checks {
-        let mut status = match c.status {
-            Status::Pass => TestCaseStatus::success(),
-            Status::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
-            Status::Timeout | Status::Crash | Status::Skipped(_) => {
-                TestCaseStatus::non_success(NonSuccessKind::Error)
-            }
+    xml.push_str("    </testsuite>\n");
+    xml
+}
+
+fn testcase(xml: &mut String, c: &CheckReport, id: &str, lesson_number: u32) {
+    let _ = writeln!(
+        xml,
+        "        <testcase name=\"{}\" classname=\"{}.{}\" time=\"{}\">",
+        attr(&c.name),
+        attr(id),
+        c.kind,
+        seconds(Duration::from_millis(c.duration_ms))
+    );
+    if let Some(element) = outcome(c.status) {
+        let message = match c.status.skip() {
+            Some(reason) if c.message.is_empty() => format!("skipped: {reason}"),
+            Some(reason) => format!("skipped ({reason}): {}", c.message),
+            None => c.message.clone(),
         };
-        if !c.status.is_pass() {
-            let message = match c.status.skip() {
-                Some(reason) if c.message.is_empty() => format!("skipped: {reason}"),
-                Some(reason) => format!("skipped ({reason}): {}", c.message),
-                None => c.message.clone(),
-            };
-            status
-                .set_type(c.status.to_string())
-                .set_message(message)
-                .set_description(description(c, report.lesson_number));
-        }
-        let mut case = TestCase::new(c.name.clone(), status);
-        case.set_classname(format!("{id}.{}", c.kind))
-            .set_time(Duration::from_millis(c.duration_ms))
-            .add_property(Property::new("points", c.points.to_string()))
-            .add_property(Property::new("max_points", c.max_points.to_string()));
-        suite.add_test_case(case);
+        let _ = writeln!(
+            xml,
+            "            <{element} type=\"{}\" message=\"{}\">{}</{element}>",
+            c.status,
+            attr(&message),
+            text(&description(c, lesson_number))
+        );
     }
-    suite
+    let _ = writeln!(
+        xml,
+        "            <system-out>points {}/{}</system-out>",
+        c.points, c.max_points
+    );
+    xml.push_str("        </testcase>\n");
+}
+
+/// Seconds with milliseconds, as JUnit writes them (`12.500`).
+fn seconds(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64())
+}
+
+/// Characters XML 1.0 cannot hold at all (control characters but tab, newline and return) become
+/// U+FFFD; the rest are escaped.
+fn escape(s: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\t' | '\n' => out.push(ch),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn attr(s: &str) -> String {
+    escape(s, true)
+}
+
+fn text(s: &str) -> String {
+    escape(s, false)
 }
 
 /// The finding field by field, then what the check printed.
@@ -104,21 +244,50 @@ fn description(c: &CheckReport, lesson_number: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::super::fixtures;
+
+    /// Validates `xml` against the Jenkins xunit plugin's junit-10.xsd with xmllint (Debian's
+    /// libxml2-utils, which .ci/run installs).
+    fn assert_valid(xml: &str) {
+        let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/junit-10.xsd");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("junit.xml");
+        std::fs::write(&file, xml).unwrap();
+        let out = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(&schema)
+            .arg(&file)
+            .output()
+            .expect("xmllint (apt-get install libxml2-utils) validates the JUnit XML");
+        assert!(
+            out.status.success(),
+            "invalid against junit-10.xsd:\n{}\n{xml}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     #[test]
     fn snapshots() {
         for (name, report) in fixtures::all() {
-            insta::assert_snapshot!(name, super::report(&report, fixtures::now()));
+            let xml = super::report(&report, fixtures::now());
+            assert_valid(&xml);
+            insta::assert_snapshot!(name, xml);
         }
-        insta::assert_snapshot!(
-            "class",
-            super::class(
-                "01-race-fix",
-                &fixtures::graded(),
-                std::time::Duration::from_secs(42),
-                fixtures::now()
-            )
+        let xml = super::class(
+            "01-race-fix",
+            &fixtures::graded(),
+            std::time::Duration::from_secs(42),
+            fixtures::now(),
         );
+        assert_valid(&xml);
+        insta::assert_snapshot!("class", xml);
+    }
+
+    #[test]
+    fn escapes_what_xml_cannot_hold() {
+        assert_eq!(super::attr("a\"<b>&\n\t"), "a&quot;&lt;b&gt;&amp;&#10;&#9;");
+        assert_eq!(super::text("x\u{1b}[31m\ny\0"), "x\u{FFFD}[31m\ny\u{FFFD}");
     }
 }

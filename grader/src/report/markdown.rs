@@ -60,13 +60,7 @@ pub fn feedback(report: &Report, who: &str) -> String {
     for c in report.checks.iter().filter(|c| c.needs_explaining()) {
         let _ = writeln!(md, "\n## `{}` ({})\n", c.name, c.kind);
         if let Some(f) = &c.finding {
-            for (label, text) in finding::fields(f, number, &HintWords::Plain) {
-                if label == Label::Detail || text.contains('\n') {
-                    let _ = writeln!(md, "- **{}:**\n\n{}\n", label.title(), fenced(&text));
-                } else {
-                    let _ = writeln!(md, "- **{}:** {text}", label.title());
-                }
-            }
+            md.push_str(&finding_list(f, number));
         } else if !c.message.is_empty() {
             let _ = writeln!(md, "{}", c.message);
         }
@@ -87,8 +81,21 @@ pub fn feedback(report: &Report, who: &str) -> String {
     md
 }
 
+/// A finding as a Markdown list, one `**Label:**` item per field (a multi-line field fenced).
+pub fn finding_list(f: &grader_harness::protocol::Finding, lesson_number: u32) -> String {
+    let mut md = String::new();
+    for (label, text) in finding::fields(f, lesson_number, &HintWords::Plain) {
+        if label == Label::Detail || text.contains('\n') {
+            let _ = writeln!(md, "- **{}:**\n\n{}\n", label.title(), fenced(&text));
+        } else {
+            let _ = writeln!(md, "- **{}:** {text}", label.title());
+        }
+    }
+    md
+}
+
 /// A code block whose fence no line of `text` can close.
-fn fenced(text: &str) -> String {
+pub fn fenced(text: &str) -> String {
     let longest = text
         .lines()
         .map(|l| l.trim_start().chars().take_while(|&c| c == '`').count())

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod finding;
 mod format;
 pub mod gradescope;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
