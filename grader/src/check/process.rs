@@ -298,7 +298,12 @@ mod os {
 
     pub fn prepare(command: &mut Command, limits: &Limits) {
         command.process_group(0);
-        let memory = limits.memory_bytes;
+        // Not on macOS: what RLIMIT_AS counts there (the shared libraries' region included) is
+        // unverified, and a cap that stops exec would fail every check; the watchdog's resident
+        // memory cap holds instead.
+        let memory = limits
+            .memory_bytes
+            .filter(|_| cfg!(not(target_os = "macos")));
         // SAFETY: only async-signal-safe calls (setrlimit) between fork and exec.
         unsafe {
             command.pre_exec(move || {

@@ -153,7 +153,7 @@ pub fn missing(have: &[String]) -> Vec<&'static str> {
 const ELSEWHERE: &str = if cfg!(windows) {
     "sandbox: none on Windows (Linux only): each check ran in a job object (time limit, whole tree killed, committed-memory cap, thread and output watchdog) with a clean environment; no network, file-system or process isolation"
 } else if cfg!(target_os = "macos") {
-    "sandbox: none on macOS (Linux only): each check ran in a process group (time limit, group killed, rlimits, memory, thread and output watchdog) with a clean environment; no network, file-system or process isolation"
+    "sandbox: none on macOS (Linux only): each check ran in a process group (time limit, group killed, no core dumps, memory, thread and output watchdog) with a clean environment; no network, file-system or process isolation"
 } else {
     "sandbox: none on this system (Linux only): each check ran in a process group with a time limit and a clean environment; no network, file-system or process isolation"
 };
