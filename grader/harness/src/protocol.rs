@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 /// The descriptor of the record channel in a harness process.
 pub const RECORD_FD: i32 = 3;
+/// Windows has no descriptor to inherit by number: there the grader makes a named pipe with an
+/// unguessable name, one instance only, and names it in this environment variable. The harness
+/// connects to it and removes the variable before any lesson code runs (see `runner.rs`).
+pub const RECORD_PIPE_ENV: &str = "GRADER_RECORD_PIPE";
 /// The most the grader reads of the record channel; a longer one is no record.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// The most of each text field of a [`Finding`] the harness sends (the rest is cut).

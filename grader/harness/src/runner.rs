@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::bounded::{is_todo, TODO_PANIC};
 use crate::check::Check;
-use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, MAX_FIELD_BYTES, RECORD_FD};
+use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, MAX_FIELD_BYTES};
 
 /// Panics seen in this process (message, location), the first few only.
 static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
@@ -53,12 +53,15 @@ pub fn main(checks: &[Check]) -> ! {
     }
 }
 
-/// The record channel the grader passed as fd [`RECORD_FD`], if it is a socket: taken out of reach
-/// of any process the check starts (close-on-exec). Without one (a harness run by hand) the record
-/// goes to stdout.
+/// The record channel the grader passed as fd [`RECORD_FD`](crate::protocol::RECORD_FD), if it is a
+/// socket: taken out of reach of any process the check starts (close-on-exec). On Windows, the
+/// named pipe [`RECORD_PIPE_ENV`](crate::protocol::RECORD_PIPE_ENV) names: connected to (the pipe has
+/// one instance, so nothing else can connect after us), the variable removed, and the handle is not
+/// inheritable. Without one (a harness run by hand) the record goes to stdout.
 fn take_record_channel() -> Option<std::fs::File> {
     #[cfg(unix)]
     {
+        use crate::protocol::RECORD_FD;
         use std::os::fd::FromRawFd;
         // SAFETY: fstat and fcntl on a descriptor number only read and set its flags; the fd is
         // owned from here on by the File, and nothing else in this process knows it.
@@ -75,7 +78,19 @@ fn take_record_channel() -> Option<std::fs::File> {
             Some(std::fs::File::from_raw_fd(RECORD_FD))
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use crate::protocol::RECORD_PIPE_ENV;
+        let name = std::env::var_os(RECORD_PIPE_ENV)?;
+        // Before any other thread exists: nothing else reads the environment meanwhile.
+        std::env::remove_var(RECORD_PIPE_ENV);
+        if !name.to_string_lossy().starts_with(r"\\.\pipe\") {
+            return None;
+        }
+        // std opens it non-inheritable: a process the check starts does not get it.
+        std::fs::OpenOptions::new().write(true).open(name).ok()
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         None
     }

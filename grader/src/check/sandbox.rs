@@ -81,6 +81,7 @@ impl Plan {
         args
     }
 
+    #[cfg(target_os = "linux")]
     fn from_args(args: &[std::ffi::OsString]) -> Option<Plan> {
         let mut scratch = None;
         let mut max_tasks = 1024;
@@ -148,12 +149,19 @@ pub fn missing(have: &[String]) -> Vec<&'static str> {
         .collect()
 }
 
+/// What a check gets where there is no sandbox (see `process.rs` and `record.rs`), said once.
+const ELSEWHERE: &str = if cfg!(windows) {
+    "sandbox: none on Windows (Linux only): each check ran in a job object (time limit, whole tree killed, committed-memory cap, thread and output watchdog) with a clean environment; no network, file-system or process isolation"
+} else if cfg!(target_os = "macos") {
+    "sandbox: none on macOS (Linux only): each check ran in a process group (time limit, group killed, no core dumps, memory, thread and output watchdog) with a clean environment; no network, file-system or process isolation"
+} else {
+    "sandbox: none on this system (Linux only): each check ran in a process group with a time limit and a clean environment; no network, file-system or process isolation"
+};
+
 /// The line human reports show: which protections the checks had, and which this system lacks.
 pub fn describe(have: &[String]) -> Option<String> {
     if !supported() {
-        return Some(
-            "sandbox: none on this system (Linux only): checks ran as plain processes".into(),
-        );
+        return Some(ELSEWHERE.into());
     }
     if have.is_empty() {
         return Some("sandbox: none could be set up here: checks ran as plain processes".into());
@@ -451,11 +459,12 @@ mod linux {
             for (i, b) in b"lo".iter().enumerate() {
                 req.ifr_name[i] = *b as libc::c_char;
             }
-            if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            // The request's type is glibc's c_ulong, musl's c_int.
+            if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
         }

@@ -155,19 +155,16 @@ impl State {
 }
 
 fn terminal_width() -> usize {
-    // SAFETY: TIOCGWINSZ fills a plain struct; on failure it is left zeroed.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col > 0 {
-        size.ws_col as usize
-    } else {
-        80
+    match terminal_size::terminal_size_of(std::io::stderr()) {
+        Some((terminal_size::Width(w), _)) if w > 0 => w as usize,
+        _ => 80,
     }
 }
 
 // ---- Ctrl-C ----
 
 static WATCHING: AtomicBool = AtomicBool::new(false);
+#[cfg(unix)]
 static SAVED_TERMINAL: Mutex<Option<libc::termios>> = Mutex::new(None);
 
 /// Installs the Ctrl-C handler: kill what runs, restore the terminal, exit.
@@ -200,7 +197,19 @@ pub fn set_watching(on: bool) {
     WATCHING.store(on, Ordering::SeqCst);
 }
 
+/// Single keys without Enter, no echo (watch's keys). Ctrl-C still interrupts. Unix terminals only
+/// (termios): elsewhere watch reads a letter then Enter.
+#[cfg(not(unix))]
+pub fn keys_without_enter() -> bool {
+    false
+}
+
+/// Puts the terminal back as it was before `keys_without_enter` (nothing to do without termios).
+#[cfg(not(unix))]
+pub fn restore_terminal() {}
+
 /// Single keys without Enter, no echo (watch's keys). Ctrl-C still interrupts.
+#[cfg(unix)]
 pub fn keys_without_enter() -> bool {
     // SAFETY: tcgetattr/tcsetattr on stdin with a struct they fill.
     unsafe {
@@ -219,6 +228,7 @@ pub fn keys_without_enter() -> bool {
 }
 
 /// Puts the terminal back as it was before `keys_without_enter`.
+#[cfg(unix)]
 pub fn restore_terminal() {
     if let Ok(mut saved) = SAVED_TERMINAL.lock() {
         if let Some(term) = saved.take() {

@@ -1,5 +1,5 @@
-//! JUnit XML, valid against the Jenkins xunit plugin's `junit-10.xsd` (a copy, with where it comes
-//! from, is grader/tests/schemas/junit-10.xsd; tests validate real output against it): one
+//! JUnit XML, valid against the Jenkins xunit plugin's `junit-10.xsd` (its rules are restated in
+//! grader/tests/common/junit_schema.rs, which the tests check real output with): one
 //! `<testcase>` per check. `grader check --format junit` is one `<testsuite>`; `grader grade`'s
 //! junit.xml one per submission.
 //!
@@ -244,29 +244,11 @@ fn description(c: &CheckReport, lesson_number: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::super::fixtures;
 
-    /// Validates `xml` against the Jenkins xunit plugin's junit-10.xsd with xmllint (Debian's
-    /// libxml2-utils, which .ci/run installs).
-    fn assert_valid(xml: &str) {
-        let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/junit-10.xsd");
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("junit.xml");
-        std::fs::write(&file, xml).unwrap();
-        let out = std::process::Command::new("xmllint")
-            .args(["--noout", "--schema"])
-            .arg(&schema)
-            .arg(&file)
-            .output()
-            .expect("xmllint (apt-get install libxml2-utils) validates the JUnit XML");
-        assert!(
-            out.status.success(),
-            "invalid against junit-10.xsd:\n{}\n{xml}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    #[path = "../../../tests/common/junit_schema.rs"]
+    mod junit_schema;
+    use junit_schema::assert_valid_junit as assert_valid;
 
     #[test]
     fn snapshots() {
