@@ -246,9 +246,7 @@ fn description(c: &CheckReport, lesson_number: u32) -> String {
 mod tests {
     use super::super::fixtures;
 
-    #[path = "../../../tests/common/junit_schema.rs"]
-    mod junit_schema;
-    use junit_schema::assert_valid_junit as assert_valid;
+    use crate::report::junit_schema::assert_valid_junit as assert_valid;
 
     #[test]
     fn snapshots() {

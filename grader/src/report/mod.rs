@@ -14,6 +14,11 @@ pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+/// The rules of the Jenkins JUnit schema the JUnit tests check against (shared with the end-to-end
+/// tests).
+#[cfg(test)]
+#[path = "../../tests/common/junit_schema.rs"]
+mod junit_schema;
 pub mod markdown;
 mod status;
 pub(crate) mod words;

@@ -69,10 +69,24 @@ fn rule(name: &str) -> Option<Rule> {
         "testsuite" => r(
             &["name", "tests", "failures", "errors"],
             &[
-                "group", "time", "skipped", "timestamp", "hostname", "id", "package", "file",
-                "log", "url",
+                "group",
+                "time",
+                "skipped",
+                "timestamp",
+                "hostname",
+                "id",
+                "package",
+                "file",
+                "log",
+                "url",
             ],
-            &["testsuite", "properties", "testcase", "system-out", "system-err"],
+            &[
+                "testsuite",
+                "properties",
+                "testcase",
+                "system-out",
+                "system-err",
+            ],
             false,
         ),
         "properties" => r(&[], &[], &["property"], false),
@@ -107,7 +121,9 @@ fn element(node: roxmltree::Node, found: &mut Vec<String>) {
     };
     for required in rule.required {
         if node.attribute(*required).is_none() {
-            found.push(format!("<{name}> lacks the required attribute `{required}`"));
+            found.push(format!(
+                "<{name}> lacks the required attribute `{required}`"
+            ));
         }
     }
     for attribute in node.attributes() {
@@ -147,7 +163,11 @@ fn surefire_time(time: &str) -> bool {
 #[test]
 fn the_rules_reject_what_the_schema_rejects() {
     let ok = r#"<testsuites name="x" tests="1" failures="0" errors="0" time="1.5"><testsuite name="s" tests="1" failures="0" errors="0"><properties><property name="score" value="1"/></properties><testcase name="c" classname="k" time="0.1"><failure message="m" type="t">why</failure><system-out>out</system-out></testcase></testsuite></testsuites>"#;
-    assert!(junit_violations(ok).is_empty(), "{:?}", junit_violations(ok));
+    assert!(
+        junit_violations(ok).is_empty(),
+        "{:?}",
+        junit_violations(ok)
+    );
     // What issue 22 found in the old output: properties in a testcase, timestamp and skipped on
     // testsuites.
     let bad = r#"<testsuites timestamp="t" skipped="0"><testsuite name="s" tests="1" errors="0"><testcase name="c"><properties><property name="p" value="1"/></properties></testcase></testsuite></testsuites>"#;
@@ -155,6 +175,8 @@ fn the_rules_reject_what_the_schema_rejects() {
     assert_eq!(found.len(), 4, "{found:?}");
     assert!(found.iter().any(|f| f.contains("`timestamp`")));
     assert!(found.iter().any(|f| f.contains("`failures`")));
-    assert!(found.iter().any(|f| f.contains("<properties> may not appear inside <testcase>")));
+    assert!(found
+        .iter()
+        .any(|f| f.contains("<properties> may not appear inside <testcase>")));
     assert!(!surefire_time("1s"));
 }

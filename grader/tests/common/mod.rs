@@ -128,4 +128,5 @@ pub fn variant_lib(lesson_dir: &str, name: &str) -> String {
 
 #[path = "junit_schema.rs"]
 mod junit_schema;
+#[allow(unused_imports)]
 pub use junit_schema::assert_valid_junit;
