@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{finding, Report};
+use super::{finding, timeline, Report};
 
 /// Gradescope's results.json for one report, which took `elapsed_secs` to make.
 pub fn results(report: &Report, elapsed_secs: u64) -> serde_json::Value {
@@ -20,6 +20,10 @@ pub fn results(report: &Report, elapsed_secs: u64) -> serde_json::Value {
                 ),
                 (None, _) => c.message.clone(),
             };
+            if let Some(trace) = c.finding.as_ref().and_then(|f| f.trace.as_ref()) {
+                output.push_str("\nThe interleaving that failed, one column per thread:\n");
+                output.push_str(&timeline::render(trace, super::markdown::TIMELINE_WIDTH));
+            }
             if let Some(lines) = c.output_tail(20) {
                 output.push_str("\nWhat it printed last:\n");
                 output.push_str(&lines.join("\n"));

@@ -4,7 +4,10 @@
 use std::fmt::Write as _;
 
 use super::finding::{self, HintWords, Label};
-use super::{Report, Skip, Status};
+use super::{timeline, Report, Skip, Status};
+
+/// Markdown has no terminal: timelines are drawn this wide.
+pub const TIMELINE_WIDTH: usize = 120;
 
 /// The mark and word of a status in the table.
 fn mark(status: Status) -> String {
@@ -66,6 +69,13 @@ pub fn feedback(report: &Report, who: &str) -> String {
                 } else {
                     let _ = writeln!(md, "- **{}:** {text}", label.title());
                 }
+            }
+            if let Some(trace) = &f.trace {
+                let _ = writeln!(
+                    md,
+                    "- **Timeline** (the interleaving that failed, one column per thread):\n\n{}\n",
+                    fenced(&timeline::render(trace, TIMELINE_WIDTH))
+                );
             }
         } else if !c.message.is_empty() {
             let _ = writeln!(md, "{}", c.message);
