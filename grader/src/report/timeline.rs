@@ -33,12 +33,12 @@ pub fn resolve(trace: &mut Trace, lookup: &dyn Fn(&str) -> Option<Source>) {
             (s.shown.clone(), lines.collect(), s.learners)
         })
     };
-    let mut learners_lines: Vec<(usize, String, Vec<String>, u32)> = Vec::new();
+    let mut learners_lines: Vec<(usize, Vec<String>, u32)> = Vec::new();
     for step in trace.steps.iter_mut().chain(trace.blocked.iter_mut()) {
         if let Some((shown, lines, learners)) = source(&step.file) {
             step.code = line_of(&lines, step.line).trim().to_string();
             if learners {
-                learners_lines.push((step.thread, shown.clone(), lines, step.line));
+                learners_lines.push((step.thread, lines, step.line));
             }
             step.file = shown;
         }
@@ -82,7 +82,8 @@ pub fn resolve(trace: &mut Trace, lookup: &dyn Fn(&str) -> Option<Source>) {
         }
     }
 
-    // Threads: named after the function of the learner's code they were first seen in.
+    // Threads: named after the function of the learner's code they were first seen in, a `pub fn`
+    // (what the check called) rather than a private helper when there is one.
     for id in trace.thread_ids() {
         if trace
             .threads
@@ -91,10 +92,16 @@ pub fn resolve(trace: &mut Trace, lookup: &dyn Fn(&str) -> Option<Source>) {
         {
             continue;
         }
-        let name = learners_lines
+        let fns: Vec<(String, bool)> = learners_lines
             .iter()
-            .find(|(thread, ..)| *thread == id)
-            .and_then(|(_, _, lines, line)| enclosing_fn(lines, *line));
+            .filter(|(thread, ..)| *thread == id)
+            .filter_map(|(_, lines, line)| enclosing_fn(lines, *line))
+            .collect();
+        let name = fns
+            .iter()
+            .find(|(_, public)| *public)
+            .or(fns.first())
+            .map(|(name, _)| name.clone());
         if let Some(name) = name {
             trace.threads.retain(|t| t.id != id);
             trace
@@ -128,8 +135,8 @@ fn binding(line: &str) -> Option<String> {
         .then_some(ident)
 }
 
-/// The name of the `fn` around `line` (the nearest `fn NAME` above it).
-fn enclosing_fn(lines: &[String], line: u32) -> Option<String> {
+/// The name of the `fn` around `line` (the nearest `fn NAME` above it), and whether it is `pub`.
+fn enclosing_fn(lines: &[String], line: u32) -> Option<(String, bool)> {
     let upto = (line as usize).min(lines.len());
     lines[..upto].iter().rev().find_map(|l| {
         let at = l.find("fn ")?;
@@ -141,7 +148,7 @@ fn enclosing_fn(lines: &[String], line: u32) -> Option<String> {
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect();
-        (!name.is_empty()).then_some(name)
+        (!name.is_empty()).then(|| (name, before.contains("pub")))
     })
 }
 
@@ -209,7 +216,7 @@ fn honest_order(steps: &[Step]) -> Vec<(Step, Option<String>)> {
                 (
                     step,
                     Some(format!(
-                        "loom ran this load after the write below (step {}) and let it return the older value: it is shown where that value was current",
+                        "loom ran this load after step {}'s write, yet it read the older value (loom lets a load do that, even SeqCst): shown here, where that value was current",
                         j + 2
                     )),
                 ),
@@ -233,7 +240,7 @@ pub fn describe(step: &Step) -> String {
         "store" => format!("store {obj} <- {v}"),
         "lock" | "unlock" | "read" | "write" => format!("{op} {obj}"),
         "wait" if v.is_empty() => format!("wait on {obj}"),
-        "wait" => format!("wait on {obj} ({v})"),
+        "wait" => format!("wait on {obj} ({})", v.replace("releases", "unlocks")),
         "woken" => format!("woken on {obj}"),
         "spawn" | "join" => format!("{op} {v}"),
         "exit" => "(thread ends)".to_string(),
@@ -322,7 +329,11 @@ pub fn render(trace: &Trace, width: usize) -> String {
         }
         if let Some(note) = note {
             let indent = number_width + widths[..c].iter().sum::<usize>();
-            let _ = writeln!(out, "{:indent$}^ {note}", "");
+            let room = width.saturating_sub(indent + 2).max(30);
+            for (k, line) in wrap(note, room).iter().enumerate() {
+                let mark = if k == 0 { "^ " } else { "  " };
+                let _ = writeln!(out, "{:indent$}{mark}{line}", "");
+            }
         }
     }
     for b in &trace.blocked {
@@ -342,6 +353,23 @@ pub fn render(trace: &Trace, width: usize) -> String {
         );
     }
     out
+}
+
+/// `text` in lines of at most `room` characters, broken at spaces.
+fn wrap(text: &str, room: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 fn cut(text: &str, room: usize) -> String {
