@@ -49,7 +49,7 @@ mod mocked {
 
     use self::trace::Value;
 
-    pub use loom::sync::{Arc, LockResult, TryLockResult, WaitTimeoutResult};
+    pub use loom::sync::{LockResult, TryLockResult, WaitTimeoutResult};
 
     /// Where the caller is: the line of lesson code a step is shown on.
     type Here = &'static Location<'static>;
@@ -59,6 +59,95 @@ mod mocked {
         match result {
             Ok(guard) => Ok(wrap(guard)),
             Err(poisoned) => Err(PoisonError::new(wrap(poisoned.into_inner()))),
+        }
+    }
+
+    /// loom's `Arc`, except that one dropped while its thread unwinds is leaked, not released:
+    /// releasing it then would panic again inside loom and abort the process (tokio-rs/loom#291),
+    /// which is how a deadlock found by the model checker would otherwise end.
+    pub struct Arc<T: ?Sized>(Option<loom::sync::Arc<T>>);
+
+    impl<T> Arc<T> {
+        #[track_caller]
+        pub fn new(value: T) -> Arc<T> {
+            Arc(Some(loom::sync::Arc::new(value)))
+        }
+
+        pub fn try_unwrap(mut this: Arc<T>) -> Result<T, Arc<T>> {
+            let inner = this.0.take().expect("an Arc holds its value");
+            loom::sync::Arc::try_unwrap(inner).map_err(|inner| Arc(Some(inner)))
+        }
+    }
+
+    impl<T: ?Sized> Arc<T> {
+        fn inner(&self) -> &loom::sync::Arc<T> {
+            self.0.as_ref().expect("an Arc holds its value")
+        }
+
+        pub fn strong_count(this: &Arc<T>) -> usize {
+            loom::sync::Arc::strong_count(this.inner())
+        }
+
+        pub fn ptr_eq(this: &Arc<T>, other: &Arc<T>) -> bool {
+            loom::sync::Arc::ptr_eq(this.inner(), other.inner())
+        }
+
+        pub fn get_mut(this: &mut Arc<T>) -> Option<&mut T> {
+            loom::sync::Arc::get_mut(this.0.as_mut().expect("an Arc holds its value"))
+        }
+    }
+
+    impl<T: ?Sized> Clone for Arc<T> {
+        #[track_caller]
+        fn clone(&self) -> Arc<T> {
+            Arc(Some(self.inner().clone()))
+        }
+    }
+
+    impl<T: ?Sized> Deref for Arc<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.inner()
+        }
+    }
+
+    impl<T: ?Sized> AsRef<T> for Arc<T> {
+        fn as_ref(&self) -> &T {
+            self.inner()
+        }
+    }
+
+    impl<T: ?Sized> Drop for Arc<T> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                std::mem::forget(self.0.take());
+            }
+        }
+    }
+
+    impl<T: Default> Default for Arc<T> {
+        #[track_caller]
+        fn default() -> Arc<T> {
+            Arc::new(T::default())
+        }
+    }
+
+    impl<T> From<T> for Arc<T> {
+        #[track_caller]
+        fn from(value: T) -> Arc<T> {
+            Arc::new(value)
+        }
+    }
+
+    impl<T: ?Sized + fmt::Debug> fmt::Debug for Arc<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            (**self).fmt(f)
+        }
+    }
+
+    impl<T: ?Sized + fmt::Display> fmt::Display for Arc<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            (**self).fmt(f)
         }
     }
 
@@ -106,7 +195,7 @@ mod mocked {
             let at = Location::caller();
             let result = self.inner.try_lock();
             let got = !matches!(result, Err(TryLockError::WouldBlock));
-            let value = Value::Text(if got { "taken" } else { "busy" }.into());
+            let value = Value::Word(if got { "taken" } else { "busy" });
             trace::step("try_lock", Some(self.id), value, at);
             match result {
                 Ok(g) => Ok(self.guard(g, at)),
@@ -201,7 +290,7 @@ mod mocked {
             let at = Location::caller();
             let result = self.inner.try_read();
             let got = !matches!(result, Err(TryLockError::WouldBlock));
-            let value = Value::Text(if got { "taken" } else { "busy" }.into());
+            let value = Value::Word(if got { "taken" } else { "busy" });
             trace::step("try_read", Some(self.id), value, at);
             let wrap = |inner| RwLockReadGuard {
                 inner,
@@ -236,7 +325,7 @@ mod mocked {
             let at = Location::caller();
             let result = self.inner.try_write();
             let got = !matches!(result, Err(TryLockError::WouldBlock));
-            let value = Value::Text(if got { "taken" } else { "busy" }.into());
+            let value = Value::Word(if got { "taken" } else { "busy" });
             trace::step("try_write", Some(self.id), value, at);
             let wrap = |inner| RwLockWriteGuard {
                 inner,
@@ -590,7 +679,6 @@ mod mocked {
         /// An owned permission to join a thread (loom's, recorded).
         pub struct JoinHandle<T> {
             inner: loom::thread::JoinHandle<T>,
-            child: usize,
         }
 
         /// Spawns a thread; what it does is recorded as thread N of the timeline.
@@ -620,21 +708,29 @@ mod mocked {
                 name: Option<String>,
                 at: trace::Here,
             ) -> JoinHandle<T> {
-                let child = trace::thread_number(inner.thread().id());
-                trace::step("spawn", None, Value::Thread(child), at);
-                if let Some(name) = name {
-                    trace::name_thread(child, name);
+                if trace::recording() {
+                    let child = trace::thread_number(inner.thread().id());
+                    trace::step("spawn", None, Value::Thread(child), at);
+                    if let Some(name) = name {
+                        trace::name_thread(child, name);
+                    }
                 }
-                JoinHandle { inner, child }
+                JoinHandle { inner }
             }
 
             #[track_caller]
             pub fn join(self) -> std::thread::Result<T> {
                 let at = Location::caller();
-                trace::blocking("join", None, Value::Thread(self.child), at);
+                let child = || Value::Thread(trace::thread_number(self.inner.thread().id()));
+                if trace::recording() {
+                    trace::blocking("join", None, child(), at);
+                }
+                let child = trace::recording().then(child);
                 let result = self.inner.join();
-                trace::unblocked();
-                trace::step("join", None, Value::Thread(self.child), at);
+                if let Some(child) = child {
+                    trace::unblocked();
+                    trace::step("join", None, child, at);
+                }
                 result
             }
 
@@ -704,6 +800,7 @@ mod mocked {
     pub mod trace {
         use std::fmt::Write as _;
         use std::panic::Location;
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
         use std::sync::Mutex;
 
         pub(super) type Here = &'static Location<'static>;
@@ -785,6 +882,7 @@ mod mocked {
             Failed(Num, Num),
             /// The other thread of a spawn or join.
             Thread(usize),
+            Word(&'static str),
             Text(String),
         }
 
@@ -799,6 +897,7 @@ mod mocked {
                         write!(f, "failed: expected {expected}, found {found}")
                     }
                     Value::Thread(t) => write!(f, "thread {t}"),
+                    Value::Word(word) => f.write_str(word),
                     Value::Text(text) => f.write_str(&text.replace(['\t', '\n'], " ")),
                 }
             }
@@ -826,6 +925,19 @@ mod mocked {
             /// Whom the last notify woke, as loom said.
             woken: Option<Vec<usize>>,
             names: Vec<(usize, String)>,
+        }
+
+        /// Whether this iteration is recorded. Off, every step costs one load of this flag: the
+        /// harness explores unrecorded and replays a failing model with the record on.
+        static RECORDING: AtomicBool = AtomicBool::new(false);
+
+        fn on() -> bool {
+            RECORDING.load(Relaxed) && !std::thread::panicking()
+        }
+
+        /// Whether steps are noted now (for the callers that have work to do before noting one).
+        pub(super) fn recording() -> bool {
+            on()
         }
 
         static RECORD: Mutex<Record> = Mutex::new(Record {
@@ -871,6 +983,9 @@ mod mocked {
         }
 
         pub(super) fn object(kind: &'static str, at: Here) -> u32 {
+            if !on() {
+                return 0;
+            }
             with(|r| {
                 r.objects.push((kind, at));
                 r.objects.len() as u32 - 1
@@ -888,9 +1003,9 @@ mod mocked {
         }
 
         /// Notes a step of the running thread. Not while it unwinds: the failing iteration's
-        /// record was taken at the panic, and loom may be in no state to say who runs.
+        /// record ends at the panic, and loom may be in no state to say who runs.
         pub(super) fn step(op: &'static str, object: Option<u32>, value: Value, at: Here) {
-            if std::thread::panicking() {
+            if !on() {
                 return;
             }
             let step = make(op, object, value, at);
@@ -899,6 +1014,9 @@ mod mocked {
 
         /// The running thread is about to block in `op` (a deadlock report names it).
         pub(super) fn blocking(op: &'static str, object: Option<u32>, value: Value, at: Here) {
+            if !on() {
+                return;
+            }
             let step = make(op, object, value, at);
             let thread = step.thread;
             with(|r| *slot(&mut r.blocked, thread) = Some(step));
@@ -906,7 +1024,7 @@ mod mocked {
 
         /// The running thread's blocking operation returned.
         pub(super) fn unblocked() {
-            if std::thread::panicking() {
+            if !on() {
                 return;
             }
             let me = me();
@@ -916,6 +1034,9 @@ mod mocked {
         /// A wait starts. It is noted when loom registers the waiter (loom may run other threads
         /// first, and a notify then finds nobody), or at once if nobody reports that moment.
         pub(super) fn wait_begins(condvar: u32, mutex: u32, at: Here) {
+            if !on() {
+                return;
+            }
             let value = Value::Text(format!("releases Mutex#{mutex}"));
             let step = make("wait", Some(condvar), value, at);
             with(|r| {
@@ -930,6 +1051,9 @@ mod mocked {
 
         /// A notify returned: noted with whom it woke, as loom said.
         pub(super) fn notify(op: &'static str, condvar: u32, at: Here) {
+            if !on() {
+                return;
+            }
             let woken = with(|r| r.woken.take());
             let value = match woken.as_deref() {
                 None => Value::Nothing,
@@ -944,15 +1068,20 @@ mod mocked {
         }
 
         pub(super) fn name_thread(thread: usize, name: String) {
+            if !on() {
+                return;
+            }
             with(|r| r.names.push((thread, name.replace(['\t', '\n'], " "))));
         }
 
-        /// A new iteration of the model starts: forget the last one. `hooked`: the caller will
-        /// report loom's condvar facts through [`waiting`] and [`notified`].
-        pub fn start(hooked: bool) {
+        /// A new iteration of the model starts: forget the last one. `record`: note what the
+        /// threads do in this one, and the caller reports loom's condvar facts through
+        /// [`waiting`] and [`notified`].
+        pub fn start(record: bool) {
+            RECORDING.store(record, Relaxed);
             with(|r| {
                 r.iteration += 1;
-                r.hooked = hooked;
+                r.hooked = record;
                 r.objects.clear();
                 r.steps.clear();
                 r.blocked.clear();

@@ -8,13 +8,11 @@ use std::time::Instant;
 use crate::bounded::{is_todo, TODO_PANIC};
 use crate::check::Check;
 use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, MAX_FIELD_BYTES, RECORD_FD};
-use crate::trace::{self, Trace};
+use crate::trace;
 
 /// Panics seen in this process (message, location), the first few only.
 static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 const KEPT_PANICS: usize = 16;
-/// A model check's interleaving at its first panic: the failing one (see [`crate::trace`]).
-static FIRST_TRACE: Mutex<Option<Trace>> = Mutex::new(None);
 
 /// Entry point of every generated harness binary.
 pub fn main(checks: &[Check]) -> ! {
@@ -171,17 +169,11 @@ fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
         // loom reports what it finds (a deadlock, say) by panicking inside its scheduler, and the
         // unwinding that follows can abort the process while loom's objects are dropped. So the
         // first panic of a model check is recorded at once; a normal end of the check overwrites it.
-        // The shim's record of this iteration goes with it, and with the check's final finding.
         if first && hook_reporter.kind == Kind::Model {
-            let trace = trace::snapshot();
-            if let Ok(mut kept) = FIRST_TRACE.lock() {
-                kept.clone_from(&trace);
-            }
-            let mut finding = match info.payload().downcast_ref::<Finding>() {
+            let finding = match info.payload().downcast_ref::<Finding>() {
                 Some(f) => f.clone(),
                 None => explain_panic(Kind::Model, &message),
             };
-            finding.trace = trace;
             hook_reporter.write(Some(finding));
         }
         // A Finding raised on purpose is not a crash: keep stderr for real panics.
@@ -201,7 +193,8 @@ fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
     };
     let finding = finding.map(|mut f| {
         if check.kind == Kind::Model && f.trace.is_none() {
-            f.trace = FIRST_TRACE.lock().ok().and_then(|mut t| t.take());
+            // The failing interleaving, as the model's replay recorded it (see model.rs).
+            f.trace = trace::kept();
         }
         f
     });

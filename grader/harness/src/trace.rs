@@ -3,8 +3,9 @@
 //!
 //! Under `--cfg loom` the kit's shim (`grader/shim/sync.rs`, its `mocked` side) notes every
 //! operation of its primitives in the order loom runs them: thread, operation, object, value and the
-//! caller's `file:line` (`#[track_caller]`). The model runner starts a fresh record at each iteration
-//! and the runner's panic hook takes a copy at the first panic, which is the failing iteration's.
+//! caller's `file:line` (`#[track_caller]`). A model is explored unrecorded; when it fails, the model
+//! runner replays it with a fresh record at each iteration, and at the same failure the record holds
+//! the failing iteration's steps (see `model.rs`).
 //! The shim lives in the crate under test, which cannot depend on this crate, so the two meet through
 //! four plain functions the generated `main` hands over ([`connect`]) and the record crosses as text
 //! lines (see [`parse`]).
@@ -211,6 +212,21 @@ pub fn connect(shim: Shim) {
 /// The shim's record functions, once connected.
 pub fn shim() -> Option<Shim> {
     SHIM.get().copied()
+}
+
+/// The failing interleaving of this process's model check, once a replay has recorded it.
+static KEPT: std::sync::Mutex<Option<Trace>> = std::sync::Mutex::new(None);
+
+/// Keeps `trace` as the check's failing interleaving.
+pub fn keep(trace: Trace) {
+    if let Ok(mut kept) = KEPT.lock() {
+        *kept = Some(trace);
+    }
+}
+
+/// The failing interleaving kept, if any (taken: it goes with one finding).
+pub fn kept() -> Option<Trace> {
+    KEPT.lock().ok().and_then(|mut kept| kept.take())
 }
 
 /// A copy of what the current iteration recorded so far, if a shim is connected.
