@@ -62,9 +62,9 @@ mod mocked {
         }
     }
 
-    /// loom's `Arc`, except that one dropped while its thread unwinds is leaked, not released:
-    /// releasing it then would panic again inside loom and abort the process (tokio-rs/loom#291),
-    /// which is how a deadlock found by the model checker would otherwise end.
+    /// loom's `Arc`, except that one dropped while a deadlock found by the model checker unwinds is
+    /// leaked, not released: releasing it then would panic again inside loom and abort the process
+    /// (tokio-rs/loom#291). Any other panic releases it as usual (loom checks that nothing leaks).
     pub struct Arc<T: ?Sized>(Option<loom::sync::Arc<T>>);
 
     impl<T> Arc<T> {
@@ -119,7 +119,7 @@ mod mocked {
 
     impl<T: ?Sized> Drop for Arc<T> {
         fn drop(&mut self) {
-            if std::thread::panicking() {
+            if std::thread::panicking() && trace::deadlocked_now() {
                 std::mem::forget(self.0.take());
             }
         }
@@ -935,6 +935,18 @@ mod mocked {
             RECORDING.load(Relaxed) && !std::thread::panicking()
         }
 
+        /// Set by the harness when loom reports a deadlock, until the next iteration.
+        static DEADLOCKED: AtomicBool = AtomicBool::new(false);
+
+        pub(super) fn deadlocked_now() -> bool {
+            DEADLOCKED.load(Relaxed)
+        }
+
+        /// loom found a deadlock and is about to unwind every thread: see [`super::Arc`].
+        pub fn deadlocked() {
+            DEADLOCKED.store(true, Relaxed);
+        }
+
         /// Whether steps are noted now (for the callers that have work to do before noting one).
         pub(super) fn recording() -> bool {
             on()
@@ -1079,6 +1091,7 @@ mod mocked {
         /// [`waiting`] and [`notified`].
         pub fn start(record: bool) {
             RECORDING.store(record, Relaxed);
+            DEADLOCKED.store(false, Relaxed);
             with(|r| {
                 r.iteration += 1;
                 r.hooked = record;

@@ -157,6 +157,11 @@ fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        if message.starts_with("deadlock") {
+            if let Some(shim) = trace::shim() {
+                (shim.deadlocked)();
+            }
+        }
         let first = match PANICS.lock() {
             Ok(mut seen) => {
                 if seen.len() < KEPT_PANICS {

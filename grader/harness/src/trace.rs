@@ -200,6 +200,9 @@ pub struct Shim {
     pub waiting: fn(usize),
     /// A notify woke these threads (none: nobody was waiting).
     pub notified: fn(&[usize]),
+    /// loom reported a deadlock: the shim's `Arc`s leak while the threads unwind, instead of
+    /// aborting the process (tokio-rs/loom#291), so the model can be replayed with the record on.
+    pub deadlocked: fn(),
 }
 
 static SHIM: std::sync::OnceLock<Shim> = std::sync::OnceLock::new();
