@@ -349,3 +349,43 @@ fn check_prints_every_format_it_accepts_and_refuses_the_class_ones() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
 }
+
+#[test]
+fn the_starters_model_check_failure_carries_its_interleaving_on_the_learners_code() {
+    let out = grader()
+        .args(["check", "01", "--kind", "model", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid_report(&report);
+    let c = check(&report, "counter_two_increments");
+    assert_eq!(c["status"], "fail", "{c}");
+    let trace = &c["finding"]["trace"];
+    let steps = trace["steps"].as_array().expect("a trace with steps");
+    let mut threads: Vec<u64> = steps
+        .iter()
+        .map(|s| s["thread"].as_u64().unwrap())
+        .collect();
+    threads.sort_unstable();
+    threads.dedup();
+    assert!(threads.len() >= 2, "{trace}");
+    let on_lib: Vec<&serde_json::Value> =
+        steps.iter().filter(|s| s["file"] == "src/lib.rs").collect();
+    assert!(!on_lib.is_empty(), "{trace}");
+    // Each step on the learner's file carries its line of code, and the atomic its field's name.
+    assert!(on_lib
+        .iter()
+        .all(|s| s["code"].as_str().is_some_and(|c| !c.is_empty())));
+    assert!(
+        on_lib
+            .iter()
+            .any(|s| s["op"] == "store" && s["object"] == "value"),
+        "{trace}"
+    );
+}

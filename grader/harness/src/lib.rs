@@ -18,6 +18,7 @@ pub mod model;
 pub mod protocol;
 pub mod rng;
 pub mod runner;
+pub mod trace;
 
 /// What a checks file needs, in one `use`.
 pub mod prelude {

@@ -103,6 +103,9 @@ pub struct Finding {
     /// Raw text kept under the plain-words explanation (a loom message, a panic payload).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// A failing model check's interleaving, step by step (see [`crate::trace`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::Trace>,
 }
 
 /// What a harness process writes when a check ran to its end.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::bounded::{is_todo, TODO_PANIC};
 use crate::check::Check;
 use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, MAX_FIELD_BYTES};
+use crate::trace;
 
 /// Panics seen in this process (message, location), the first few only.
 static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
@@ -149,6 +150,9 @@ fn capped(mut finding: Finding) -> Finding {
             text.push_str(" [cut]");
         }
     }
+    if let Some(trace) = &mut finding.trace {
+        trace.cap();
+    }
     finding
 }
 
@@ -168,6 +172,11 @@ fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        if message.starts_with("deadlock") {
+            if let Some(shim) = trace::shim() {
+                (shim.deadlocked)();
+            }
+        }
         let first = match PANICS.lock() {
             Ok(mut seen) => {
                 if seen.len() < KEPT_PANICS {
@@ -202,6 +211,13 @@ fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
             Err(payload) => explain_panic(check.kind, &payload_text(&*payload)),
         }),
     };
+    let finding = finding.map(|mut f| {
+        if check.kind == Kind::Model && f.trace.is_none() {
+            // The failing interleaving, as the model's replay recorded it (see model.rs).
+            f.trace = trace::kept();
+        }
+        f
+    });
     reporter.write(finding);
     // Exit now: a thread the code under test left behind must not keep the process alive.
     std::process::exit(0)

@@ -250,6 +250,7 @@ pub fn evaluate(
             kind: info.kind,
         })
     };
+    let sources = Sources::new(kit, lesson, target);
     let finished = run::run_all(
         &jobs,
         options.jobs,
@@ -263,6 +264,9 @@ pub fn evaluate(
         if let Some(f) = run.finding.as_mut() {
             for text in [&mut f.observed, &mut f.why, &mut f.detail] {
                 *text = target.show_paths(text);
+            }
+            if let Some(trace) = f.trace.as_mut() {
+                crate::report::timeline::resolve(trace, &|file| sources.find(file));
             }
         }
         run.output = target.show_paths(&run.output);
@@ -317,5 +321,54 @@ fn shim_lint_run(name: &str, found: &[lint::Violation]) -> CheckRun {
         finding,
         duration: std::time::Duration::ZERO,
         output: String::new(),
+    }
+}
+
+/// The files a trace's steps can point to, as the compiler named them in the harness build: the
+/// target's own sources (`lesson-KEY/src/...`), the kit's shim and the lesson's checks.
+struct Sources<'a> {
+    target: &'a Target,
+    generated: String,
+    shim: Option<String>,
+    checks: std::path::PathBuf,
+}
+
+impl<'a> Sources<'a> {
+    fn new(kit: &Kit, lesson: &Lesson, target: &'a Target) -> Sources<'a> {
+        Sources {
+            target,
+            generated: format!("{}/src/", target.crate_dir_name()),
+            shim: kit.shim(lesson).ok(),
+            checks: kit.checks_file(lesson),
+        }
+    }
+
+    fn find(&self, file: &str) -> Option<crate::report::timeline::Source> {
+        use crate::report::timeline::Source;
+        if let Some(at) = file.find(&self.generated) {
+            let rel = &file[at + self.generated.len()..];
+            if rel == "sync.rs" {
+                return Some(Source {
+                    shown: "src/sync.rs".into(),
+                    text: self.shim.clone(),
+                    learners: false,
+                });
+            }
+            // The snapshot the harness was built from: the learner's file exactly as checked.
+            let source = self.target.file(rel)?;
+            return Some(Source {
+                shown: format!("src/{rel}"),
+                text: Some(source.text().into_owned()),
+                learners: true,
+            });
+        }
+        if std::path::Path::new(file) == self.checks {
+            return Some(Source {
+                shown: "checks.rs".into(),
+                text: std::fs::read_to_string(&self.checks).ok(),
+                learners: false,
+            });
+        }
+        None
     }
 }

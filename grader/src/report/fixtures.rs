@@ -150,6 +150,78 @@ pub fn fail_fast() -> Report {
     })
 }
 
+/// The model check fails with its interleaving (as the grader resolved it: the learner's files,
+/// code lines and names), the lost update of lesson 01's starter.
+pub fn model_failure() -> Report {
+    use grader_harness::trace::{Step, Trace, TraceObject, TraceThread};
+    let step = |thread: usize, op: &str, object: &str, value: &str, at: (&str, u32, &str)| Step {
+        thread,
+        op: op.into(),
+        object: object.into(),
+        value: value.into(),
+        file: at.0.into(),
+        line: at.1,
+        code: at.2.into(),
+    };
+    let spawn = ("checks.rs", 264, "thread::spawn(move || op(&shared))");
+    let load = (
+        "src/lib.rs",
+        30,
+        "let current = self.value.load(Ordering::SeqCst);",
+    );
+    let store = (
+        "src/lib.rs",
+        31,
+        "self.value.store(current + 1, Ordering::SeqCst);",
+    );
+    let trace = Trace {
+        iteration: 2,
+        steps: vec![
+            step(0, "spawn", "", "thread 1", spawn),
+            step(0, "load", "value", "0", load),
+            step(0, "store", "value", "1", store),
+            step(1, "load", "value", "0", load),
+            step(1, "store", "value", "1", store),
+            step(1, "exit", "", "", spawn),
+            step(
+                0,
+                "join",
+                "",
+                "thread 1",
+                ("checks.rs", 267, "let theirs = other.join().unwrap();"),
+            ),
+        ],
+        threads: vec![
+            TraceThread {
+                id: 0,
+                name: "increment".into(),
+            },
+            TraceThread {
+                id: 1,
+                name: "increment".into(),
+            },
+        ],
+        objects: vec![TraceObject {
+            label: "AtomicU64#0".into(),
+            name: "value".into(),
+            file: "src/lib.rs".into(),
+            line: 23,
+        }],
+        ..Trace::default()
+    };
+    report("exercises/01-race-fix", Build::Ok, |plan| {
+        (plan.name == "counter_model").then(|| CheckRun {
+            finding: Some(Finding {
+                trace: Some(trace.clone()),
+                ..Finding::new("no increment is lost when threads race")
+                    .observed("in one interleaving, two threads each calling increment() once left the counter at 1, not 2")
+                    .hint(1)
+            }),
+            ..run(&plan.name, plan.kind, Status::Fail, 41)
+        })
+    })
+}
+
 /// Every fixture, by snapshot name.
 pub fn all() -> Vec<(&'static str, Report)> {
     vec![
@@ -158,6 +230,7 @@ pub fn all() -> Vec<(&'static str, Report)> {
         ("timeout", timeout()),
         ("build_failure", build_failure()),
         ("fail_fast", fail_fast()),
+        ("model_failure", model_failure()),
     ]
 }
 

@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use super::{markdown, Report};
+use super::{markdown, timeline, Report};
 use crate::curriculum::{visibility_of, VisibilityRules};
 
 /// Gradescope's results.json for one report, which took `elapsed_secs` to make, each test shown
@@ -31,6 +31,13 @@ pub fn results(
                 ),
                 (None, _) => c.message.clone(),
             };
+            if let Some(trace) = c.finding.as_ref().and_then(|f| f.trace.as_ref()) {
+                output.push_str("\nThe interleaving that failed, one column per thread:\n\n");
+                output.push_str(&markdown::fenced(&timeline::render(
+                    trace,
+                    markdown::TIMELINE_WIDTH,
+                )));
+            }
             if let Some(lines) = c.output_tail(20) {
                 output.push_str("\nWhat it printed last:\n\n");
                 output.push_str(&markdown::fenced(&lines.join("\n")));

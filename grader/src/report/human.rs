@@ -7,6 +7,7 @@ use anstyle::{AnsiColor, Style};
 use grader_harness::protocol::Kind;
 
 use super::finding::{self, HintWords};
+use super::timeline;
 use super::{CheckReport, Report, Status};
 
 pub const OK: Style = AnsiColor::Green.on_default().bold();
@@ -113,6 +114,16 @@ pub fn explain(
         for (label, text) in finding::fields(f, lesson_number, hint) {
             field(out, label.as_str(), &text)?;
         }
+        if let Some(trace) = &f.trace {
+            writeln!(
+                out,
+                "  {DIM}timeline{DIM:#}  the interleaving that failed, one column per thread:"
+            )?;
+            let width = timeline_width().saturating_sub(2).max(40);
+            for line in timeline::render(trace, width).lines() {
+                writeln!(out, "  {line}")?;
+            }
+        }
     }
     if let Some(lines) = c.output_tail(output_lines) {
         writeln!(out, "  {DIM}output (last lines):{DIM:#}")?;
@@ -121,6 +132,15 @@ pub fn explain(
         }
     }
     Ok(())
+}
+
+/// The width timelines are drawn to: the terminal's (fixed in tests, for stable snapshots).
+fn timeline_width() -> usize {
+    if cfg!(test) {
+        100
+    } else {
+        timeline::terminal_width()
+    }
 }
 
 /// A labelled paragraph, word-wrapped at 96 columns, its label right-aligned.

@@ -4,7 +4,10 @@
 use std::fmt::Write as _;
 
 use super::finding::{self, HintWords, Label};
-use super::{Report, Skip, Status};
+use super::{timeline, Report, Skip, Status};
+
+/// Markdown has no terminal: timelines are drawn this wide.
+pub const TIMELINE_WIDTH: usize = 120;
 
 /// The mark and word of a status in the table.
 fn mark(status: Status) -> String {
@@ -61,6 +64,13 @@ pub fn feedback(report: &Report, who: &str) -> String {
         let _ = writeln!(md, "\n## `{}` ({})\n", c.name, c.kind);
         if let Some(f) = &c.finding {
             md.push_str(&finding_list(f, number));
+            if let Some(trace) = &f.trace {
+                let _ = writeln!(
+                    md,
+                    "- **Timeline** (the interleaving that failed, one column per thread):\n\n{}\n",
+                    fenced(&timeline::render(trace, TIMELINE_WIDTH))
+                );
+            }
         } else if !c.message.is_empty() {
             let _ = writeln!(md, "{}", c.message);
         }

@@ -4,7 +4,8 @@
 //! each check with a typed [`Status`] and its finding); each format is a pure function of it, one
 //! file per format: [`human`], [`json`], [`markdown`], [`junit`], [`csv`], [`gradescope`] (the
 //! class-level ones take the graded submissions too). A finding reads the same everywhere:
-//! [`finding::fields`] lists its labelled fields and each format only chooses the markup.
+//! [`finding::fields`] lists its labelled fields and each format only chooses the markup; a model
+//! check's failing interleaving is drawn once, by [`timeline::render`].
 
 pub mod csv;
 pub mod finding;
@@ -21,6 +22,7 @@ pub mod junit;
 mod junit_schema;
 pub mod markdown;
 mod status;
+pub mod timeline;
 pub(crate) mod words;
 
 #[cfg(test)]

@@ -43,6 +43,78 @@ pub struct FindingSchema {
     /// Raw text kept under the explanation (a loom message, a panic payload).
     #[serde(default)]
     detail: Option<String>,
+    /// A failing model check's interleaving (see the harness's `trace.rs`).
+    #[serde(default)]
+    trace: Option<TraceSchema>,
+}
+
+/// How [`grader_harness::trace::Trace`] reads in JSON.
+#[derive(JsonSchema)]
+#[schemars(rename = "Trace", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TraceSchema {
+    /// The iteration of the exploration that failed (1-based).
+    iteration: u64,
+    /// What each thread did, in order (capped: the first steps and the last).
+    steps: Vec<StepSchema>,
+    /// Steps left out in the middle of a long trace.
+    #[serde(default)]
+    omitted: Option<u64>,
+    /// What each thread was blocked in when the check stopped (a deadlock: every thread).
+    #[serde(default)]
+    blocked: Option<Vec<StepSchema>>,
+    /// The threads with a name (the function of the lesson code they ran).
+    #[serde(default)]
+    threads: Option<Vec<ThreadSchema>>,
+    /// The primitives the steps name, with the name the lesson code gave them.
+    #[serde(default)]
+    objects: Option<Vec<ObjectSchema>>,
+}
+
+/// One step of a trace.
+#[derive(JsonSchema)]
+#[schemars(rename = "TraceStep", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct StepSchema {
+    /// loom's thread number (0: the check's own thread).
+    thread: u64,
+    /// `load`, `store`, `fetch_add`, `lock`, `unlock`, `wait`, `woken`, `notify_one`, `spawn`, `join`, ...
+    op: String,
+    /// The object's name.
+    #[serde(default)]
+    object: Option<String>,
+    /// What was read or written (`0`, `0 -> 1`), or what happened (`nobody was waiting`).
+    #[serde(default)]
+    value: Option<String>,
+    /// The file, as the learner names it (`src/lib.rs`, `checks.rs`).
+    file: String,
+    line: u32,
+    /// The source line.
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// A thread of a trace.
+#[derive(JsonSchema)]
+#[schemars(rename = "TraceThread", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ThreadSchema {
+    id: u64,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// An object of a trace.
+#[derive(JsonSchema)]
+#[schemars(rename = "TraceObject", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ObjectSchema {
+    /// The shim's label: its type and a number (`AtomicU64#0`).
+    label: String,
+    #[serde(default)]
+    name: Option<String>,
+    file: String,
+    line: u32,
 }
 
 fn schema_path() -> PathBuf {
