@@ -43,6 +43,30 @@ pub struct FindingSchema {
     /// Raw text kept under the explanation (a loom message, a panic payload).
     #[serde(default)]
     detail: Option<String>,
+    /// What each thread was blocked on when the check ended (a deadlock, a hang).
+    #[serde(default)]
+    blocked: Option<Vec<BlockedSchema>>,
+}
+
+/// How [`grader_harness::protocol::Blocked`] reads in JSON: one thread blocked in the shim.
+#[derive(JsonSchema)]
+#[schemars(rename = "Blocked", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BlockedSchema {
+    /// The thread's name, or `thread #N`.
+    thread: String,
+    /// The call it is blocked in (`Condvar::wait`, `Mutex::lock`, `JoinHandle::join`,
+    /// `Sender::send`, `Receiver::recv`); empty for the check's thread waiting for the others.
+    call: String,
+    /// Where that call is: `src/lib.rs:61`.
+    #[serde(default)]
+    at: Option<String>,
+    /// The object, as named where it is used (`not_empty`).
+    #[serde(default)]
+    on: Option<String>,
+    /// Who holds the lock, which thread a join waits for.
+    #[serde(default)]
+    note: Option<String>,
 }
 
 fn schema_path() -> PathBuf {
