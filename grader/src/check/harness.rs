@@ -101,6 +101,7 @@ pub fn build(
         max_rss_bytes: None,
         output_bytes: 32 << 20,
         max_output_bytes: None,
+        cancel: None,
     };
     // A build takes the cores a timing check would measure: never both at once (see gate.rs).
     let gate = crate::check::gate::shared();
