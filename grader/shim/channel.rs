@@ -98,6 +98,7 @@ pub mod channel {
     impl<T> Shared<T> {
         /// No user code ever runs under this lock, so a poisoned lock still holds a consistent
         /// queue: carry on with it rather than spreading the panic.
+        #[track_caller]
         fn lock(&self) -> MutexGuard<'_, State<T>> {
             self.state
                 .lock()
@@ -108,6 +109,7 @@ pub mod channel {
     impl<T> Sender<T> {
         /// Puts `item` at the back of the queue, first waiting while the queue is full.
         /// Returns `Err(item)` if every receiver has been dropped (before or during the wait).
+        #[track_caller] // a blocked thread is shown at the caller's line
         pub fn send(&self, item: T) -> Result<(), T> {
             let mut state = self.shared.lock();
             // A `while`, not an `if`: a wakeup only means "look again".
@@ -133,6 +135,7 @@ pub mod channel {
         /// Takes the item at the front of the queue, first waiting while the queue is empty.
         /// Returns `None` once every sender has been dropped and no item is left: the end of the
         /// stream, for this worker and for every other one.
+        #[track_caller]
         pub fn recv(&self) -> Option<T> {
             let mut state = self.shared.lock();
             loop {
@@ -170,6 +173,7 @@ pub mod channel {
 
     impl<T> Iterator for Iter<'_, T> {
         type Item = T;
+        #[track_caller]
         fn next(&mut self) -> Option<T> {
             self.receiver.recv()
         }

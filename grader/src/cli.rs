@@ -349,15 +349,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             options.fail_fast = fail_fast;
             let started = std::time::Instant::now();
-            let live = (format == Format::Human && std::io::stderr().is_terminal())
-                .then(live::Live::start);
+            let terminal = std::io::stderr().is_terminal();
+            let live = (format == Format::Human && terminal).then(live::Live::start);
+            // Without a terminal (CI), a plain line per finished check, and a heartbeat.
+            let plain = (!terminal).then(live::Plain::start);
             let report = evaluate::evaluate(&kit, lesson, &target, &options, &|event| {
                 if let Some(live) = &live {
                     live.event(event)
+                } else if let Some(plain) = &plain {
+                    plain.event(event)
                 }
             })?;
             if let Some(live) = live {
                 live.finish();
+            }
+            if let Some(plain) = plain {
+                plain.finish();
             }
             // Only a full check of the learner's own exercise counts as progress.
             let recorded = (own_exercise && kind.is_empty()).then(|| {

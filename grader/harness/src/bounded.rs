@@ -30,12 +30,14 @@ where
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
+            crate::hang::enter();
             let started = Instant::now();
             let outcome = panic::catch_unwind(AssertUnwindSafe(f));
             let _ = done.send((outcome, started.elapsed()));
         })
         .expect("the check can start its helper thread");
-    match finished.recv_timeout(limit) {
+    // Meanwhile the check's thread only waits for the code under test.
+    match crate::hang::observing(|| finished.recv_timeout(limit)) {
         Ok((Ok(value), took)) => Ran::Returned(value, took),
         Ok((Err(payload), _)) => Ran::Panicked(payload),
         Err(RecvTimeoutError::Timeout) => Ran::Hung,

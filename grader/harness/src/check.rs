@@ -104,6 +104,11 @@ impl Finding {
         self.detail = text.into();
         self
     }
+    /// What each thread was blocked on (see [`crate::hang`]).
+    pub fn blocked(mut self, blocked: Vec<crate::protocol::Blocked>) -> Finding {
+        self.blocked = blocked;
+        self
+    }
     /// Fails the check from anywhere, including inside a loom model or a helper thread: the runner
     /// recognises the payload and reports this finding as it is.
     pub fn raise(self) -> ! {

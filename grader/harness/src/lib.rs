@@ -12,6 +12,7 @@
 
 pub mod bounded;
 pub mod check;
+pub mod hang;
 pub mod measure;
 #[cfg(loom)]
 pub mod model;
@@ -25,6 +26,7 @@ pub mod prelude {
     pub use crate::bounded::{panic_text, pass_on_todo, quiet_panics_starting_with, within, Ran};
     pub use crate::check;
     pub use crate::check::{ensure, Check, Finding, Outcome};
+    pub use crate::hang::observing;
     pub use crate::measure::{
         cpu_time, grouped, ms, settle_thread_count, thread_count, threads_left_behind, Gauge,
         Stopwatch,

@@ -106,6 +106,28 @@ pub struct Finding {
     /// A failing model check's interleaving, step by step (see [`crate::trace`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<crate::trace::Trace>,
+    /// What each thread was blocked on when the check ended (a deadlock, a hang).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
+}
+
+/// One thread blocked in the shim: in which call, at which line of the code, on what.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Blocked {
+    /// The thread's name, or `thread #N`.
+    pub thread: String,
+    /// The call it is blocked in (`Condvar::wait`, `Mutex::lock`, `JoinHandle::join`); empty for
+    /// the check's own thread waiting for the code under test.
+    pub call: String,
+    /// Where that call is, `src/lib.rs:61`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub at: String,
+    /// The object, as named where it is used (`not_empty`), when the grader could tell.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub on: String,
+    /// Who holds the lock, which thread a join waits for.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// What a harness process writes when a check ran to its end.

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -12,6 +13,8 @@ use crate::trace;
 
 /// Panics seen in this process (message, location), the first few only.
 static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// Set by whoever writes the check's last record: the check's end, or the deadlock watchdog.
+static ENDED: AtomicBool = AtomicBool::new(false);
 const KEPT_PANICS: usize = 16;
 
 /// Entry point of every generated harness binary.
@@ -202,6 +205,18 @@ fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
         }
     }));
 
+    // Under std, a deadlock of the code under test ends the check at once, with where each
+    // thread is stuck (the model checker finds its own).
+    if check.kind != Kind::Model {
+        let watch_reporter = reporter.clone();
+        crate::hang::watch(move |blocked| {
+            if !ENDED.swap(true, Ordering::SeqCst) {
+                watch_reporter.write(Some(crate::hang::deadlock(blocked)));
+                std::process::exit(0)
+            }
+        });
+    }
+
     let outcome = panic::catch_unwind(AssertUnwindSafe(check.run));
     let finding = match outcome {
         Ok(Ok(())) => None,
@@ -211,13 +226,23 @@ fn run_one(check: &Check, channel: Option<std::fs::File>) -> ! {
             Err(payload) => explain_panic(check.kind, &payload_text(&*payload)),
         }),
     };
-    let finding = finding.map(|mut f| {
+    let mut finding = finding.map(|mut f| {
         if check.kind == Kind::Model && f.trace.is_none() {
             // The failing interleaving, as the model's replay recorded it (see model.rs).
             f.trace = trace::kept();
         }
         f
     });
+    // A failure while threads are still blocked (a call that did not return in time): say where.
+    if let Some(f) = finding.as_mut().filter(|f| f.blocked.is_empty()) {
+        f.blocked = crate::hang::blocked_now();
+    }
+    if ENDED.swap(true, Ordering::SeqCst) {
+        // The watchdog is reporting a deadlock and ends the process.
+        loop {
+            std::thread::park();
+        }
+    }
     reporter.write(finding);
     // Exit now: a thread the code under test left behind must not keep the process alive.
     std::process::exit(0)

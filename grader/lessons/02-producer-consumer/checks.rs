@@ -96,23 +96,27 @@ mod std_checks {
     }
 
     /// Waits until every handle finished or `limit` passed; returns how many are still running.
+    /// Meanwhile the check's thread only waits (`observing`): if every thread it waits for is
+    /// blocked for good, the harness ends the check at once as a deadlock, saying where each is.
     fn wait_finished<T>(handles: &[JoinHandle<T>], limit: Duration) -> usize {
         let deadline = Instant::now() + limit;
-        loop {
+        observing(|| loop {
             let running = handles.iter().filter(|h| !h.is_finished()).count();
             if running == 0 || Instant::now() >= deadline {
                 return running;
             }
             thread::sleep(Duration::from_millis(2));
-        }
+        })
     }
 
     /// Joins every handle; a panic in one of them is passed on (it is the code under test's).
     fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| panic::resume_unwind(p)))
-            .collect()
+        observing(|| {
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| panic::resume_unwind(p)))
+                .collect()
+        })
     }
 
     /// Spins (politely) until `counter` reaches `n`: the helper threads are about to call in.

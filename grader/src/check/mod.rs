@@ -3,6 +3,7 @@
 //! cache, std and loom side by side) -> [`run`] (each check in its own [`process`] inside the [`sandbox`], its result over a
 //! [`record`] channel, timing checks alone behind the [`gate`]) -> a report. [`pipeline`] strings the steps together.
 
+pub mod blocked;
 pub mod declared;
 pub mod gate;
 pub mod harness;

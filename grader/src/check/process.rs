@@ -11,7 +11,7 @@
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ pub struct Limits {
     pub output_bytes: usize,
     /// Killed when it has printed more than this, stdout and stderr together.
     pub max_output_bytes: Option<u64>,
+    /// Killed as soon as this is set (`--fail-fast`: another check failed).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Which limit the watchdog enforced.
@@ -63,6 +65,8 @@ impl std::fmt::Display for Exceeded {
 pub struct Finished {
     pub status: Option<ExitStatus>,
     pub timed_out: bool,
+    /// Killed because [`Limits::cancel`] was set.
+    pub cancelled: bool,
     /// Set when the watchdog killed the child for a reason other than time.
     pub killed_for: Option<Exceeded>,
     pub stdout: Vec<u8>,
@@ -86,6 +90,7 @@ pub fn run(mut command: Command, limits: &Limits) -> std::io::Result<Finished> {
     let err_reader = capture(child.stderr.take(), cap, printed.clone());
 
     let mut timed_out = false;
+    let mut cancelled = false;
     let mut killed_for = None;
     let watch_usage = limits.max_threads.is_some() || limits.max_rss_bytes.is_some();
     let mut last_look = Instant::now();
@@ -95,6 +100,14 @@ pub fn run(mut command: Command, limits: &Limits) -> std::io::Result<Finished> {
         }
         if started.elapsed() >= limits.timeout {
             timed_out = true;
+            break kill(&mut child, &group);
+        }
+        if limits
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+        {
+            cancelled = true;
             break kill(&mut child, &group);
         }
         if let Some(max) = limits.max_output_bytes {
@@ -123,6 +136,7 @@ pub fn run(mut command: Command, limits: &Limits) -> std::io::Result<Finished> {
     Ok(Finished {
         status,
         timed_out,
+        cancelled,
         killed_for,
         stdout,
         stderr,

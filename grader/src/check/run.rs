@@ -3,8 +3,8 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use grader_harness::protocol::{CheckInfo, Finding, Kind, RunRecord};
@@ -82,6 +82,7 @@ pub fn list(harness: &Path) -> anyhow::Result<Vec<CheckInfo>> {
         max_rss_bytes: None,
         output_bytes: 1 << 20,
         max_output_bytes: None,
+        cancel: None,
     };
     let finished = process::run(command, &limits)?;
     if !finished.status.is_some_and(|s| s.success()) {
@@ -103,7 +104,7 @@ pub struct Job<'a> {
 /// else running so that what they measure is the code under test and not its neighbours.
 /// `on_done` sees each result as it arrives; results come back in the order of `jobs`.
 /// `on_start` is told when each check starts. With `fail_fast`, the checks not started yet when one
-/// fails are skipped.
+/// fails are skipped, and those running are stopped at once (reported as skipped too).
 pub fn run_all(
     jobs: &[Job<'_>],
     parallel: usize,
@@ -116,7 +117,8 @@ pub fn run_all(
     let (timing, others): (Vec<usize>, Vec<usize>) =
         (0..jobs.len()).partition(|&i| jobs[i].info.kind == Kind::Timing);
     let next = AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let failed = Arc::new(AtomicBool::new(false));
+    let cancel = fail_fast.then(|| failed.clone());
     let run = |i: usize| {
         let info = &jobs[i].info;
         let run = if fail_fast && failed.load(Ordering::SeqCst) {
@@ -128,8 +130,8 @@ pub fn run_all(
             )
         } else {
             on_start(info);
-            let run = run_one(&jobs[i], budget);
-            if run.status != Status::Pass {
+            let run = run_one(&jobs[i], budget, cancel.clone());
+            if run.status != Status::Pass && !matches!(run.status, Status::Skipped(_)) {
                 failed.store(true, Ordering::SeqCst);
             }
             run
@@ -155,7 +157,8 @@ pub fn run_all(
         .collect()
 }
 
-pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
+/// Runs one check; `cancel`, once set, stops it at once (it is then reported skipped, fail-fast).
+pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -> CheckRun {
     let info = &job.info;
     let timeout = Duration::from_millis(info.timeout_ms).mul_f64(budget.timeout_scale.max(0.1));
     let crash = |finding: Finding, output: String, duration| CheckRun {
@@ -196,6 +199,7 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
         max_rss_bytes: Some(budget.rss_bytes),
         output_bytes: budget.output_bytes,
         max_output_bytes: Some(budget.flood_bytes),
+        cancel,
     };
     // Timing checks measure the machine: nothing else of ours may run meanwhile (see gate.rs).
     let (_shared, _alone) = if info.kind == Kind::Timing {
@@ -227,6 +231,20 @@ pub fn run_one(job: &Job<'_>, budget: Budget) -> CheckRun {
     }
     let output = crate::check::harness::tail(output.trim(), 4000);
     let panic_line = first_panic_line(&output);
+
+    if finished.cancelled {
+        let mut run = CheckRun::skipped(
+            &info.name,
+            info.kind,
+            Skip::FailFast,
+            Finding::new("the check ran").observed(format!(
+                "stopped after {:.1} s: --fail-fast stops at the first check that does not pass",
+                finished.elapsed.as_secs_f64()
+            )),
+        );
+        run.duration = finished.elapsed;
+        return run;
+    }
 
     if finished.timed_out {
         let observed = format!(

@@ -239,3 +239,106 @@ pub fn restore_terminal() {
         }
     }
 }
+
+/// Progress without a terminal (CI logs): a plain line on stderr per build and per finished check,
+/// and, while nothing finishes, a line every [`HEARTBEAT`] naming what still runs. Nothing is
+/// redrawn, so a log that is not a terminal reads in order.
+pub struct Plain {
+    state: Arc<Mutex<PlainState>>,
+    stop: Arc<AtomicBool>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long a log may stay silent while checks run.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+
+struct PlainState {
+    running: Vec<(String, Instant)>,
+    last_line: Instant,
+}
+
+impl PlainState {
+    fn say(&mut self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+        self.last_line = Instant::now();
+    }
+}
+
+impl Plain {
+    pub fn start() -> Plain {
+        let state = Arc::new(Mutex::new(PlainState {
+            running: Vec::new(),
+            last_line: Instant::now(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let (state, stop) = (state.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let Ok(mut s) = state.lock() else { return };
+                    if s.running.is_empty() || s.last_line.elapsed() < HEARTBEAT {
+                        continue;
+                    }
+                    let names: Vec<String> = s
+                        .running
+                        .iter()
+                        .map(|(n, since)| format!("{n} ({} s)", since.elapsed().as_secs()))
+                        .collect();
+                    let line = format!("  … still running: {}", names.join(", "));
+                    s.say(&line);
+                }
+            })
+        };
+        Plain {
+            state,
+            stop,
+            ticker: Some(ticker),
+        }
+    }
+
+    pub fn event(&self, event: Event<'_>) {
+        let Ok(mut s) = self.state.lock() else { return };
+        match event {
+            Event::Building => s.say("building the checks…"),
+            Event::Built { mode, seconds, ok } => {
+                let how = if ok { "built" } else { "failed to build" };
+                s.say(&format!("{how} the {mode:?} checks ({seconds:.1} s)"));
+            }
+            Event::Running { checks } => s.say(&format!("running {checks} checks")),
+            Event::Started { name, .. } => s.running.push((name.to_string(), Instant::now())),
+            Event::Finished(run) => {
+                s.running.retain(|(n, _)| *n != run.name);
+                let mark = match run.status {
+                    Status::Pass => "✓".to_string(),
+                    Status::Fail => "✗".to_string(),
+                    other => format!("✗ {other}"),
+                };
+                s.say(&format!(
+                    "  {mark} {} · {} ({:.2} s)",
+                    run.kind,
+                    run.name,
+                    run.duration.as_secs_f64()
+                ));
+            }
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.stop_ticker();
+    }
+
+    fn stop_ticker(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Plain {
+    fn drop(&mut self) {
+        self.stop_ticker();
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use grader_harness::protocol::Finding;
+use grader_harness::protocol::{Blocked, Finding};
 
 /// A field of a finding, with its label (`property`, `observed`, `why`, `try`, `hint`, `detail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub enum Label {
     Try,
     Hint,
     Detail,
+    /// Where each thread was stuck: one line per group of threads, `\n` between.
+    Blocked,
 }
 
 impl Label {
@@ -26,6 +28,7 @@ impl Label {
             Label::Try => "try",
             Label::Hint => "hint",
             Label::Detail => "detail",
+            Label::Blocked => "blocked",
         }
     }
 
@@ -66,6 +69,9 @@ pub fn fields(f: &Finding, lesson_number: u32, hint: &HintWords) -> Vec<(Label, 
         (Label::Property, f.property.clone()),
         (Label::Observed, f.observed.clone()),
     ];
+    if !f.blocked.is_empty() {
+        fields.push((Label::Blocked, blocked_lines(&f.blocked).join("\n")));
+    }
     if !f.why.is_empty() {
         fields.push((Label::Why, f.why.clone()));
     }
@@ -79,6 +85,52 @@ pub fn fields(f: &Finding, lesson_number: u32, hint: &HintWords) -> Vec<(Label, 
         fields.push((Label::Detail, f.detail.clone()));
     }
     fields
+}
+
+/// The blocked threads, those stuck in the same call at the same place on one line each:
+/// "5 threads (thread #2, thread #3, thread #4, …) wait in Condvar::wait on `not_empty` at
+/// src/lib.rs:61; nobody holds its lock".
+pub fn blocked_lines(blocked: &[Blocked]) -> Vec<String> {
+    let mut groups: Vec<(&Blocked, Vec<&str>)> = Vec::new();
+    for b in blocked {
+        let same = |g: &&mut (&Blocked, Vec<&str>)| {
+            (&g.0.call, &g.0.at, &g.0.on, &g.0.note) == (&b.call, &b.at, &b.on, &b.note)
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.1.push(&b.thread),
+            None => groups.push((b, vec![&b.thread])),
+        }
+    }
+    // The check's own thread last: the table is about the code under test.
+    groups.sort_by_key(|g| g.0.call.is_empty());
+    groups
+        .into_iter()
+        .map(|(b, threads)| {
+            let who = match threads.as_slice() {
+                [one] => one.to_string(),
+                many => {
+                    let shown: Vec<&str> = many.iter().take(3).copied().collect();
+                    let more = if many.len() > 3 { ", …" } else { "" };
+                    format!("{} threads ({}{more})", many.len(), shown.join(", "))
+                }
+            };
+            let verb = if threads.len() == 1 { "waits" } else { "wait" };
+            if b.call.is_empty() {
+                return format!("{who} ({}) {verb} for the code under test", b.note);
+            }
+            let mut line = format!("{who} {verb} in {}", b.call);
+            if !b.on.is_empty() {
+                let _ = write!(line, " on `{}`", b.on);
+            }
+            if !b.at.is_empty() {
+                let _ = write!(line, " at {}", b.at);
+            }
+            if !b.note.is_empty() {
+                let _ = write!(line, "; {}", b.note);
+            }
+            line
+        })
+        .collect()
 }
 
 /// `label: text` lines, one per field (JUnit's description, Gradescope's output).
@@ -107,6 +159,9 @@ pub fn one_paragraph(f: &Finding, lesson_number: u32) -> String {
                 let _ = write!(s, " (hint {n}: grader hint {lesson_number:02})");
             }
             Label::Detail => {}
+            Label::Blocked => {
+                let _ = write!(s, " Blocked: {}.", value.replace('\n', "; "));
+            }
         }
     }
     s

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
-use grader_harness::protocol::{Finding, Kind};
+use grader_harness::protocol::{Blocked, Finding, Kind};
 
 use super::{Build, Report, Skip, Status};
 use crate::check::run::CheckRun;
@@ -104,6 +104,43 @@ pub fn timeout() -> Report {
                 .collect::<Vec<_>>()
                 .join("\n"),
             ..run(&plan.name, plan.kind, Status::Timeout, 10_004)
+        })
+    })
+}
+
+/// A stress check ended as a deadlock, with where each thread was stuck.
+pub fn deadlock() -> Report {
+    let row = |thread: &str, call: &str, at: &str, on: &str, note: &str| Blocked {
+        thread: thread.into(),
+        call: call.into(),
+        at: at.into(),
+        on: on.into(),
+        note: note.into(),
+    };
+    let mut blocked: Vec<Blocked> = (2..=6)
+        .map(|n| {
+            let name = format!("thread #{n}");
+            row(
+                &name,
+                "Condvar::wait",
+                "src/lib.rs:61",
+                "not_empty",
+                "nobody holds its lock",
+            )
+        })
+        .collect();
+    blocked.push(row(
+        "thread #7",
+        "Mutex::lock",
+        "src/lib.rs:40",
+        "state",
+        "held by thread #8 since src/lib.rs:52",
+    ));
+    blocked.push(row("`main`", "", "", "", "the check"));
+    report("exercises/01-race-fix", Build::Ok, |plan| {
+        (plan.name == "counter_increments_8_threads").then(|| CheckRun {
+            finding: Some(grader_harness::hang::deadlock(blocked.clone())),
+            ..run(&plan.name, plan.kind, Status::Fail, 1_604)
         })
     })
 }
@@ -231,6 +268,7 @@ pub fn all() -> Vec<(&'static str, Report)> {
         ("build_failure", build_failure()),
         ("fail_fast", fail_fast()),
         ("model_failure", model_failure()),
+        ("deadlock", deadlock()),
     ]
 }
 

@@ -112,7 +112,14 @@ pub fn explain(
 ) -> std::io::Result<()> {
     if let Some(f) = &c.finding {
         for (label, text) in finding::fields(f, lesson_number, hint) {
-            field(out, label.as_str(), &text)?;
+            if label == finding::Label::Blocked {
+                // One paragraph per group of threads.
+                for (i, line) in text.lines().enumerate() {
+                    field(out, if i == 0 { label.as_str() } else { "" }, line)?;
+                }
+            } else {
+                field(out, label.as_str(), &text)?;
+            }
         }
         if let Some(trace) = &f.trace {
             writeln!(

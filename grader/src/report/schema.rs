@@ -46,6 +46,9 @@ pub struct FindingSchema {
     /// A failing model check's interleaving (see the harness's `trace.rs`).
     #[serde(default)]
     trace: Option<TraceSchema>,
+    /// What each thread was blocked on when the check ended (a deadlock, a hang).
+    #[serde(default)]
+    blocked: Option<Vec<BlockedSchema>>,
 }
 
 /// How [`grader_harness::trace::Trace`] reads in JSON.
@@ -115,6 +118,27 @@ pub struct ObjectSchema {
     name: Option<String>,
     file: String,
     line: u32,
+}
+
+/// How [`grader_harness::protocol::Blocked`] reads in JSON: one thread blocked in the shim.
+#[derive(JsonSchema)]
+#[schemars(rename = "Blocked", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BlockedSchema {
+    /// The thread's name, or `thread #N`.
+    thread: String,
+    /// The call it is blocked in (`Condvar::wait`, `Mutex::lock`, `JoinHandle::join`,
+    /// `Sender::send`, `Receiver::recv`); empty for the check's thread waiting for the others.
+    call: String,
+    /// Where that call is: `src/lib.rs:61`.
+    #[serde(default)]
+    at: Option<String>,
+    /// The object, as named where it is used (`not_empty`).
+    #[serde(default)]
+    on: Option<String>,
+    /// Who holds the lock, which thread a join waits for.
+    #[serde(default)]
+    note: Option<String>,
 }
 
 fn schema_path() -> PathBuf {

@@ -1,0 +1,206 @@
+//! Hangs diagnosed in seconds: what each thread is blocked on, and a deadlock ended at once.
+//!
+//! Under std the lesson's shim (`src/sync.rs`) notes, for each thread that uses it, whether it is
+//! blocked and where: in `Mutex::lock` (and who holds that lock), `Condvar::wait`, or
+//! `JoinHandle::join`, at which line of the code under test. The generated harness hands the
+//! shim's functions to [`install`]. While a check runs, [`watch`] looks at those notes ten times a
+//! second: when every noted thread is blocked (the check's own thread counting as blocked while
+//! it only waits for the code under test, see [`observing`]) and none of them has woken for
+//! [`QUIET`], nothing can ever wake them: the check ends at once as a deadlock, with the table.
+//!
+//! A thread that is not blocked in the shim (sleeping, computing, waiting on I/O, in a wait with a
+//! time limit) counts as making progress, so a correct solution is never stopped; threads that
+//! never touch the shim are not noted at all.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::protocol::{Blocked, Finding};
+
+/// One noted thread as the shim reports it: name, state (0 running, 1 in a timed wait, 2 the
+/// check observing, 3 blocked), how many times it blocked so far, the call it is blocked in, where,
+/// and a note (who holds the lock, which thread a join waits for).
+pub type Row = (String, u8, u64, String, String, String);
+
+/// The shim's side, as the generated harness passes it.
+pub struct Shim {
+    pub enter: fn(),
+    pub observe: fn(bool),
+    pub snapshot: fn() -> Vec<Row>,
+}
+
+static SHIM: OnceLock<Shim> = OnceLock::new();
+
+/// How long every thread must stay blocked, none woken, before the check is ended as a deadlock.
+pub const QUIET: Duration = Duration::from_millis(1500);
+/// How often the notes are looked at.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+
+/// Hands the harness the shim's notes (the generated `main` does, under std).
+pub fn install(shim: Shim) {
+    let _ = SHIM.set(shim);
+}
+
+pub fn installed() -> bool {
+    SHIM.get().is_some()
+}
+
+/// Notes the calling thread as part of the code under test (a helper thread the check runs it on),
+/// running until it blocks in the shim.
+pub fn enter() {
+    if let Some(shim) = SHIM.get() {
+        (shim.enter)()
+    }
+}
+
+/// Runs `f`, in which the check's thread only waits for the code under test (polls whether its
+/// threads finished, joins them, waits for a result): it counts as blocked meanwhile, so that a
+/// deadlock of the code under test is seen even though the check's thread is not in the shim.
+pub fn observing<T>(f: impl FnOnce() -> T) -> T {
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            if let Some(shim) = SHIM.get() {
+                (shim.observe)(false)
+            }
+        }
+    }
+    if let Some(shim) = SHIM.get() {
+        (shim.observe)(true)
+    }
+    let _done = Done;
+    f()
+}
+
+fn rows() -> Vec<Row> {
+    SHIM.get().map(|shim| (shim.snapshot)()).unwrap_or_default()
+}
+
+fn table(rows: &[Row]) -> Vec<Blocked> {
+    if !rows.iter().any(|r| r.1 == 3) {
+        return Vec::new();
+    }
+    rows.iter()
+        .filter(|r| r.1 >= 2)
+        .map(|(thread, state, _, call, at, note)| Blocked {
+            thread: thread.clone(),
+            call: if *state == 3 {
+                call.clone()
+            } else {
+                String::new()
+            },
+            at: at.clone(),
+            on: String::new(),
+            note: if *state == 3 {
+                note.clone()
+            } else {
+                "the check".into()
+            },
+        })
+        .collect()
+}
+
+/// The threads blocked in the shim right now (with the check's thread if it is observing), or
+/// nothing when none is.
+pub fn blocked_now() -> Vec<Blocked> {
+    table(&rows())
+}
+
+/// Every noted thread blocked (at least one in the shim): the blocked ones and how often each
+/// blocked so far, to tell whether any woke in between.
+fn stuck(rows: &[Row]) -> Option<Vec<(String, u64)>> {
+    if !rows.iter().any(|r| r.1 == 3) || rows.iter().any(|r| r.1 < 2) {
+        return None;
+    }
+    let mut key: Vec<(String, u64)> = rows
+        .iter()
+        .filter(|r| r.1 == 3)
+        .map(|r| (r.0.clone(), r.2))
+        .collect();
+    key.sort();
+    Some(key)
+}
+
+/// Watches the shim's notes on a thread of its own; calls `on_deadlock` with the table once every
+/// thread has been blocked for [`QUIET`] with none woken.
+pub fn watch(on_deadlock: impl FnOnce(Vec<Blocked>) + Send + 'static) {
+    if !installed() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("grader-watchdog".into())
+        .spawn(move || {
+            let mut since: Option<(Vec<(String, u64)>, Instant)> = None;
+            loop {
+                std::thread::sleep(LOOK_EVERY);
+                let rows = rows();
+                match (stuck(&rows), &since) {
+                    (Some(key), Some((before, at))) if *before == key => {
+                        if at.elapsed() >= QUIET {
+                            on_deadlock(table(&rows));
+                            return;
+                        }
+                    }
+                    (Some(key), _) => since = Some((key, Instant::now())),
+                    (None, _) => since = None,
+                }
+            }
+        });
+}
+
+/// The finding of a check ended as a deadlock.
+pub fn deadlock(blocked: Vec<Blocked>) -> Finding {
+    let n = blocked.iter().filter(|b| !b.call.is_empty()).count();
+    Finding::new("the threads never end up all waiting for each other (no deadlock)")
+        .observed(format!(
+            "{n} thread{} of the code under test were all blocked, none woken for {:.1} s, so none ever would be: the check was stopped there instead of waiting for its time limit",
+            if n == 1 { "" } else { "s" },
+            QUIET.as_secs_f64()
+        ))
+        .why("Each blocked thread waits for something only another blocked thread could do: a notify that never comes (a change of state that notifies nobody, or notifies the wrong Condvar), a lock whose holder is itself waiting, or a join of a thread that waits too. `blocked` shows where each one is stuck.")
+        .fix("For each Condvar wait listed under `blocked`, find the change of state that thread waits for and notify that Condvar right after making it (notify_all where several threads may wait, as on close). For each lock wait, see who holds the lock and what that thread waits for in turn.")
+        .blocked(blocked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, state: u8, blocks: u64) -> Row {
+        (
+            name.into(),
+            state,
+            blocks,
+            "Condvar::wait".into(),
+            "src/lib.rs:61".into(),
+            "nobody holds its lock".into(),
+        )
+    }
+
+    #[test]
+    fn stuck_only_when_every_noted_thread_is_blocked_or_observing() {
+        assert!(stuck(&[row("a", 3, 1), row("main", 2, 0)]).is_some());
+        assert!(stuck(&[row("a", 3, 1), row("b", 0, 0)]).is_none(), "b runs");
+        assert!(
+            stuck(&[row("a", 3, 1), row("b", 1, 0)]).is_none(),
+            "b waits with a limit"
+        );
+        assert!(
+            stuck(&[row("main", 2, 0)]).is_none(),
+            "nobody is blocked in the shim"
+        );
+        assert_ne!(
+            stuck(&[row("a", 3, 1)]),
+            stuck(&[row("a", 3, 2)]),
+            "a woke and blocked again"
+        );
+    }
+
+    #[test]
+    fn the_table_names_the_observing_check() {
+        let t = table(&[row("a", 3, 1), row("main", 2, 0), row("c", 0, 0)]);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[1].note, "the check");
+        assert!(t[1].call.is_empty());
+    }
+}
