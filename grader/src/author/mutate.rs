@@ -29,8 +29,8 @@ use crate::check::target::{SourceFile, Target};
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
 use crate::report::Build;
-use grader_harness::protocol::Kind;
 use crate::report::Status;
+use grader_harness::protocol::Kind;
 
 /// The file of a lesson's grader folder that lists its equivalent mutants.
 pub const EQUIVALENT_FILE: &str = "equivalent-mutants.toml";
@@ -139,10 +139,7 @@ impl Mutant {
             .iter()
             .map(|f| {
                 if f.path == self.file {
-                    SourceFile::new(
-                        f.path.clone(),
-                        self.apply_to(&f.text()).into_bytes(),
-                    )
+                    SourceFile::new(f.path.clone(), self.apply_to(&f.text()).into_bytes())
                 } else {
                     f.clone()
                 }
@@ -186,6 +183,7 @@ pub fn generate(file: &str, text: &str) -> Result<Vec<Mutant>> {
         lines: line_starts(text),
         edits: Vec::new(),
         self_ty: None,
+        statements: Vec::new(),
     };
     finder.visit_file(&parsed);
     let mut edits = finder.edits;
@@ -230,6 +228,9 @@ struct Finder<'a> {
     edits: Vec<Edit>,
     /// The last segment of the type of the `impl` being visited.
     self_ty: Option<String>,
+    /// Where the method calls that are whole statements start: a block put in place of one needs
+    /// no parentheses (elsewhere, `{ .. } + 1` at a statement's start would not parse).
+    statements: Vec<(usize, usize)>,
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -271,7 +272,14 @@ impl Finder<'_> {
         description: String,
     ) {
         let (start, end) = self.range(span);
-        self.push_range(span.start().line, operator, start, end, replacement, description);
+        self.push_range(
+            span.start().line,
+            operator,
+            start,
+            end,
+            replacement,
+            description,
+        );
     }
 
     fn push_range(
@@ -328,19 +336,13 @@ impl Finder<'_> {
         let syn::Expr::MethodCall(call) = expr else {
             return;
         };
-        let span = expr
-            .span()
-            .join(semi.span)
-            .unwrap_or_else(|| stmt.span());
+        let span = expr.span().join(semi.span).unwrap_or_else(|| stmt.span());
+        self.statements.push(self.range(expr.span()));
         let method = call.method.to_string();
         let shown = self.source(expr.span()).to_string();
         let shown = one_line(&shown);
         if method == "notify_one" || method == "notify_all" {
-            self.delete(
-                Operator::DropNotify,
-                span,
-                format!("delete `{shown};`"),
-            );
+            self.delete(Operator::DropNotify, span, format!("delete `{shown};`"));
         } else if is_join(expr) {
             self.delete(Operator::DeleteJoin, span, format!("delete `{shown};`"));
         } else {
@@ -526,7 +528,10 @@ impl<'ast> Visit<'ast> for Finder<'_> {
             }
             _ => None,
         };
-        if let Some(replacement) = rmw {
+        if let Some(mut replacement) = rmw {
+            if !self.statements.contains(&self.range(call.span())) {
+                replacement = format!("({replacement})");
+            }
             self.push(
                 Operator::SplitRmw,
                 call.span(),
@@ -619,7 +624,10 @@ pub fn parse_equivalent(text: &str) -> Result<Vec<Equivalent>> {
     let file: EquivalentFile = toml::from_str(text)?;
     for e in &file.mutant {
         if e.reason.trim().is_empty() {
-            anyhow::bail!("`{}`: an equivalent mutant says why (reason = \"...\")", e.id);
+            anyhow::bail!(
+                "`{}`: an equivalent mutant says why (reason = \"...\")",
+                e.id
+            );
         }
     }
     Ok(file.mutant)
@@ -887,12 +895,14 @@ mod tests {
         let src = "fn f(x: &AtomicU64) -> u64 {\n    x.fetch_sub(2, SeqCst);\n    v.swap(0, 1);\n    x.fetch_add(n + 1, Ordering::AcqRel) + 1\n}\n";
         let out = applied(src, Operator::SplitRmw);
         assert_eq!(out.len(), 2, "a slice's swap is no atomic: {out:?}");
-        assert!(out[0].contains("    { let old = x.load(SeqCst); x.store(old - (2), SeqCst); old };\n"));
-        assert!(out[1].contains("{ let old = x.load(Ordering::AcqRel); x.store(old + (n + 1), Ordering::AcqRel); old } + 1"));
+        assert!(
+            out[0].contains("    { let old = x.load(SeqCst); x.store(old - (2), SeqCst); old };\n")
+        );
+        assert!(out[1].contains("({ let old = x.load(Ordering::AcqRel); x.store(old + (n + 1), Ordering::AcqRel); old }) + 1"));
         let cas = "fn f(x: &AtomicU64) -> bool {\n    x.compare_exchange(0, 1, AcqRel, Acquire).is_ok()\n}\n";
         let out = applied(cas, Operator::SplitRmw);
         assert_eq!(out.len(), 1);
-        assert!(out[0].contains("{ let old = x.load(Acquire); if old == (0) { x.store(1, AcqRel); Ok(old) } else { Err(old) } }.is_ok()"));
+        assert!(out[0].contains("({ let old = x.load(Acquire); if old == (0) { x.store(1, AcqRel); Ok(old) } else { Err(old) } }).is_ok()"));
     }
 
     const QUEUE: &str = "impl Queue {
@@ -947,7 +957,10 @@ mod tests {
         lib.rs:24:default_body
         ");
         // The same source gives the same mutants.
-        assert_eq!(generate("lib.rs", QUEUE).unwrap(), generate("lib.rs", QUEUE).unwrap());
+        assert_eq!(
+            generate("lib.rs", QUEUE).unwrap(),
+            generate("lib.rs", QUEUE).unwrap()
+        );
     }
 
     #[test]
@@ -967,7 +980,10 @@ mod tests {
         assert_eq!(drops.len(), 2);
         let out = drops[0].apply_to(QUEUE);
         assert!(out.contains("        drop(state);\n    }\n"), "{out}");
-        assert_eq!(drops[0].description, "delete `self.not_empty.notify_one();`");
+        assert_eq!(
+            drops[0].description,
+            "delete `self.not_empty.notify_one();`"
+        );
     }
 
     #[test]
@@ -992,7 +1008,9 @@ mod tests {
         let src = "fn f(h: JoinHandle<()>, g: JoinHandle<()>, k: JoinHandle<()>) {\n    h.join().unwrap();\n    if let Err(e) = g.join() {\n        panic!();\n    }\n    let _ = k.join();\n}\n";
         assert_eq!(ids(src), ["lib.rs:2:delete_join"]);
         let out = applied(src, Operator::DeleteJoin);
-        assert!(out[0].starts_with("fn f(h: JoinHandle<()>, g: JoinHandle<()>, k: JoinHandle<()>) {\n    if let"));
+        assert!(out[0].starts_with(
+            "fn f(h: JoinHandle<()>, g: JoinHandle<()>, k: JoinHandle<()>) {\n    if let"
+        ));
     }
 
     #[test]
@@ -1000,7 +1018,10 @@ mod tests {
         let src = "fn f(a: u32, b: u32) -> bool {\n    a < b && a != 0\n}\n";
         let m = only(src, Operator::FlipComparison);
         let ids: Vec<&str> = m.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(ids, ["lib.rs:2:flip_comparison", "lib.rs:2:flip_comparison#2"]);
+        assert_eq!(
+            ids,
+            ["lib.rs:2:flip_comparison", "lib.rs:2:flip_comparison#2"]
+        );
         assert!(m[0].apply_to(src).contains("a <= b && a != 0"));
         assert!(m[1].apply_to(src).contains("a < b && a == 0"));
     }
@@ -1033,7 +1054,10 @@ mod tests {
 
     #[test]
     fn equivalent_mutants_need_a_reason_and_known_keys() {
-        let e = parse_equivalent("[[mutant]]\nid = \"lib.rs:3:weaken_ordering\"\nreason = \"a plain counter\"\n").unwrap();
+        let e = parse_equivalent(
+            "[[mutant]]\nid = \"lib.rs:3:weaken_ordering\"\nreason = \"a plain counter\"\n",
+        )
+        .unwrap();
         assert_eq!(e[0].id, "lib.rs:3:weaken_ordering");
         assert!(parse_equivalent("[[mutant]]\nid = \"x\"\nreason = \" \"\n").is_err());
         assert!(parse_equivalent("[[mutant]]\nid = \"x\"\nwhy = \"y\"\n").is_err());
