@@ -779,6 +779,11 @@ pub fn run(
         return Ok(ok);
     }
     let width = mutants.iter().map(|m| m.id.len()).max().unwrap_or(0);
+    let described = mutants
+        .iter()
+        .map(|m| m.description.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut totals = Totals {
         mutants: mutants.len(),
         ..Totals::default()
@@ -819,7 +824,7 @@ pub fn run(
         };
         writeln!(
             out,
-            "{:<14} {:<width$}  {:<44}  {result}  ({:.0} s)",
+            "{:<14} {:<width$}  {:<described$}  {result}  ({:.0} s)",
             lesson.dir_name(),
             m.id,
             m.description,
