@@ -725,6 +725,42 @@ pub struct Totals {
     pub unviable: usize,
 }
 
+impl Totals {
+    /// Counts a mutant's outcome: whether it is fine (caught, unviable, or missed and explained as
+    /// equivalent) and its row's result.
+    pub fn count(&mut self, outcome: &Outcome, explained: Option<&Equivalent>) -> (bool, String) {
+        match (outcome, explained) {
+            (Outcome::Caught { check, status }, None) => {
+                self.caught += 1;
+                (true, format!("caught by {check} ({status})"))
+            }
+            (Outcome::Timeout { check }, None) => {
+                self.timeout += 1;
+                (true, format!("timeout: caught by {check}"))
+            }
+            (Outcome::Caught { check, .. } | Outcome::Timeout { check }, Some(_)) => {
+                self.caught += 1;
+                (
+                    false,
+                    format!("caught by {check}, but {EQUIVALENT_FILE} calls it equivalent: remove it from there"),
+                )
+            }
+            (Outcome::Missed, Some(e)) => {
+                self.equivalent += 1;
+                (true, format!("equivalent: {}", e.reason))
+            }
+            (Outcome::Missed, None) => {
+                self.missed += 1;
+                (false, "MISSED: every check passes".to_string())
+            }
+            (Outcome::Unviable { summary }, _) => {
+                self.unviable += 1;
+                (true, format!("unviable: {summary}"))
+            }
+        }
+    }
+}
+
 /// `grader verify --mutate` for one lesson: a row per mutant as it is checked, the diffs of the
 /// missed ones, the totals. True when every missed mutant is listed as equivalent, every mutant
 /// listed as equivalent exists and was missed.
@@ -793,35 +829,11 @@ pub fn run(
         let t = Instant::now();
         let outcome = check_mutant(kit, lesson, &solution, m, options)?;
         let explained = equivalent.iter().find(|e| e.id == m.id);
-        let result = match (&outcome, explained) {
-            (Outcome::Caught { check, status }, None) => {
-                totals.caught += 1;
-                format!("caught by {check} ({status})")
-            }
-            (Outcome::Timeout { check }, None) => {
-                totals.timeout += 1;
-                format!("timeout: caught by {check}")
-            }
-            (Outcome::Caught { check, .. } | Outcome::Timeout { check }, Some(_)) => {
-                ok = false;
-                totals.caught += 1;
-                format!("caught by {check}, but {EQUIVALENT_FILE} calls it equivalent: remove it from there")
-            }
-            (Outcome::Missed, Some(e)) => {
-                totals.equivalent += 1;
-                format!("equivalent: {}", e.reason)
-            }
-            (Outcome::Missed, None) => {
-                ok = false;
-                totals.missed += 1;
-                missed.push(*m);
-                "MISSED: every check passes".to_string()
-            }
-            (Outcome::Unviable { summary }, _) => {
-                totals.unviable += 1;
-                format!("unviable: {summary}")
-            }
-        };
+        let (fine, result) = totals.count(&outcome, explained);
+        ok &= fine;
+        if outcome == Outcome::Missed && explained.is_none() {
+            missed.push(*m);
+        }
         writeln!(
             out,
             "{:<14} {:<width$}  {:<described$}  {result}  ({:.0} s)",
@@ -1055,6 +1067,49 @@ mod tests {
          }
         ");
         assert_eq!(m.key(), "mutant-lib_rs_2_split_rmw");
+    }
+
+    #[test]
+    fn only_an_unexplained_survivor_or_a_wrong_explanation_fails() {
+        let why = Equivalent {
+            id: "lib.rs:3:weaken_ordering".into(),
+            reason: "a plain counter".into(),
+        };
+        let caught = Outcome::Caught {
+            check: "unit_a".into(),
+            status: Status::Fail,
+        };
+        let mut t = Totals::default();
+        assert_eq!(
+            t.count(&caught, None),
+            (true, "caught by unit_a (fail)".into())
+        );
+        let timeout = Outcome::Timeout {
+            check: "stress_b".into(),
+        };
+        assert!(t.count(&timeout, None).0);
+        assert_eq!(
+            t.count(&Outcome::Missed, Some(&why)),
+            (true, "equivalent: a plain counter".into())
+        );
+        assert!(!t.count(&Outcome::Missed, None).0);
+        let (fine, text) = t.count(&caught, Some(&why));
+        assert!(!fine && text.contains("remove it from there"), "{text}");
+        let unviable = Outcome::Unviable {
+            summary: "does not compile".into(),
+        };
+        assert!(t.count(&unviable, None).0);
+        assert_eq!(
+            t,
+            Totals {
+                mutants: 0,
+                caught: 2,
+                timeout: 1,
+                missed: 1,
+                equivalent: 1,
+                unviable: 1
+            }
+        );
     }
 
     #[test]
