@@ -797,8 +797,9 @@ pub fn run(
     }
     writeln!(
         out,
-        "{}: {generated} mutants{}",
+        "{}: {generated} mutant{}{}",
         lesson.dir_name(),
+        if generated == 1 { "" } else { "s" },
         if mutants.len() < generated {
             format!(", checking the first {}", mutants.len())
         } else {
