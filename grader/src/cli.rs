@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::author::{variants, verify};
+use crate::author::{mutate, variants, verify};
 use crate::check::pipeline::{self as evaluate, Options};
 use crate::check::run;
 use crate::check::target::Target;
@@ -255,6 +255,23 @@ enum Command {
         /// The edited copy of the solution: a crate folder or its src/ (with --new-variant).
         #[arg(long, value_name = "DIR", requires = "new_variant")]
         from: Option<PathBuf>,
+        /// Mutation testing of the checks: generate mutants of the lesson's solution (weakened
+        /// orderings, split read-modify-writes, dropped notifies, `while` → `if` around a wait,
+        /// deleted joins, flipped comparisons...) and check each; a mutant every check passes is
+        /// missed unless grader/lessons/NN-slug/equivalent-mutants.toml says why it is equivalent.
+        #[arg(long, conflicts_with_all = ["bless_starter", "write_shims", "new_variant"])]
+        mutate: bool,
+        /// Check at most N mutants (in id order), with --mutate.
+        #[arg(long, value_name = "N", requires = "mutate")]
+        mutate_limit: Option<usize>,
+        /// Only these mutation operators (comma-separated), with --mutate: weaken_ordering,
+        /// split_rmw, drop_notify, notify_all_to_one, while_to_if, negate_wait_while, delete_join,
+        /// flip_comparison, default_body, delete_call.
+        #[arg(long, value_name = "OP", value_delimiter = ',', requires = "mutate")]
+        mutate_operator: Vec<String>,
+        /// List the mutants and their diffs without checking them, with --mutate.
+        #[arg(long, requires = "mutate")]
+        mutate_list: bool,
     },
 }
 
@@ -586,6 +603,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 lesson.number
             )?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            lesson,
+            mutate: true,
+            mutate_limit,
+            mutate_operator,
+            mutate_list,
+            ..
+        } => {
+            let lessons: Vec<_> = match &lesson {
+                Some(name) => vec![kit.curriculum.find(name)?],
+                None => kit.curriculum.lessons.iter().collect(),
+            };
+            let settings = mutate::Settings {
+                limit: mutate_limit,
+                operators: mutate_operator
+                    .iter()
+                    .map(|o| mutate::Operator::parse(o))
+                    .collect::<anyhow::Result<_>>()?,
+                list: mutate_list,
+            };
+            let mut ok = true;
+            for lesson in lessons {
+                ok &= mutate::run(&kit, lesson, &settings, &Options::default(), &mut out)?;
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Verify {
             lesson,
