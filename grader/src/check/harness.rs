@@ -31,6 +31,10 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// How the learner's live output names the build: "the std checks", "the loom checks".
+    pub fn label(self) -> &'static str {
+        self.dir()
+    }
     fn dir(self) -> &'static str {
         match self {
             Mode::Std => "std",

@@ -101,7 +101,7 @@ pub fn command(
     budget: Budget,
 ) -> Command {
     let mut command = if sandbox::supported() {
-        let launcher = std::env::current_exe().unwrap_or_else(|_| "grader".into());
+        let launcher = sandbox::launcher();
         let plan = Plan {
             scratch: scratch.to_path_buf(),
             max_tasks: (budget.max_threads as u64).saturating_mul(2).max(64),

@@ -110,6 +110,17 @@ pub fn supported() -> bool {
     cfg!(target_os = "linux")
 }
 
+/// The grader's own program, which starts each check as `grader __sandbox`. On Linux that is
+/// `/proc/self/exe`, the image this process runs, so a grader rebuilt while it runs (a learner's
+/// `cargo build`, a kit author's) still starts its checks, where the path would name a file that
+/// is gone.
+pub fn launcher() -> std::path::PathBuf {
+    if cfg!(target_os = "linux") {
+        return "/proc/self/exe".into();
+    }
+    std::env::current_exe().unwrap_or_else(|_| "grader".into())
+}
+
 /// The protections a check gets here, found once by running the launcher in probe mode (the same
 /// code path as a real check, up to the exec).
 pub fn in_force() -> &'static [String] {
@@ -118,9 +129,7 @@ pub fn in_force() -> &'static [String] {
         if !supported() {
             return Vec::new();
         }
-        let Ok(exe) = std::env::current_exe() else {
-            return Vec::new();
-        };
+        let exe = launcher();
         let Ok(scratch) = tempfile::tempdir() else {
             return Vec::new();
         };

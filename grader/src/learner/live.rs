@@ -67,7 +67,10 @@ impl Live {
             Event::Building => s.building_since = Some(Instant::now()),
             Event::Built { mode, seconds, ok } => {
                 let how = if ok { "built" } else { "failed to build" };
-                s.last = Some(format!("{how} the {mode:?} checks ({seconds:.1} s)"));
+                s.last = Some(format!(
+                    "{how} the {} checks ({seconds:.1} s)",
+                    mode.label()
+                ));
             }
             Event::Running { checks } => {
                 s.building_since = None;
@@ -304,7 +307,10 @@ impl Plain {
             Event::Building => s.say("building the checks…"),
             Event::Built { mode, seconds, ok } => {
                 let how = if ok { "built" } else { "failed to build" };
-                s.say(&format!("{how} the {mode:?} checks ({seconds:.1} s)"));
+                s.say(&format!(
+                    "{how} the {} checks ({seconds:.1} s)",
+                    mode.label()
+                ));
             }
             Event::Running { checks } => s.say(&format!("running {checks} checks")),
             Event::Started { name, .. } => s.running.push((name.to_string(), Instant::now())),
