@@ -623,11 +623,15 @@ mod std_checks {
             }
             c.add(4, 1);
             c.add(0, u64::MAX); // wraps: -1
-            (sum0, c.sum())
+                                // Shards whose total overflows: the sum wraps too.
+            let d = ShardedCounter::new(2);
+            d.add(0, u64::MAX);
+            d.add(1, 2);
+            (sum0, c.sum().wrapping_add(d.sum().wrapping_sub(1)))
         })?;
         if sum0 != 0 || sum != 150 {
             return Err(Finding::new("sum() is the (wrapping) total of every shard")
-                .observed(format!("a new ShardedCounter(5) summed to {sum0}; after adding 10, 20, 30, 40, 50 to shards 0..5, 1 to shard 4 and u64::MAX (that is, -1) to shard 0 it summed to {sum}, not 150"))
+                .observed(format!("a new ShardedCounter(5) summed to {sum0}; after adding 10, 20, 30, 40, 50 to shards 0..5, 1 to shard 4 and u64::MAX (that is, -1) to shard 0 it summed to {sum}, not 150 (the figure also counts a second counter with u64::MAX and 2 in its shards, whose sum must wrap to 1)"))
                 .why("Every shard holds part of the count; sum must read each one and add them with wrapping_add.")
                 .fix("self.shards.iter().fold(0, |t, s| t.wrapping_add(s.load(Relaxed)))")
                 .hint(HINT_PAD));
