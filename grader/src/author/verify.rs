@@ -302,9 +302,21 @@ fn variant_row(
         (false, _) => "did not build".into(),
     };
     if !row.ok {
-        row.detail = Some(variant.diff(solution));
+        row.detail = Some(match report.build.message() {
+            // Why it did not build, then what it is.
+            Some(message) if report.build.failed() => {
+                format!("{}\n\n{}", tail_lines(&message, 40), variant.diff(solution))
+            }
+            _ => variant.diff(solution),
+        });
     }
     Ok(row)
+}
+
+/// The last `n` lines of `text`.
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// A correct alternative design: it passes every check, like the solution.
@@ -346,7 +358,16 @@ fn alternative_row(
         format!("failed: {} ({})", failing.join(", "), alternative.about)
     };
     if !row.ok {
-        row.detail = Some(alternative.diff(solution));
+        row.detail = Some(match report.build.message() {
+            Some(message) if report.build.failed() => {
+                format!(
+                    "{}\n\n{}",
+                    tail_lines(&message, 40),
+                    alternative.diff(solution)
+                )
+            }
+            _ => alternative.diff(solution),
+        });
     }
     Ok(row)
 }

@@ -293,8 +293,14 @@ unexpected_cfgs = {{ level = "allow" }}
     );
     write_if_changed(&gen.join("Cargo.toml"), manifest.as_bytes())?;
     // Pin dependencies to the versions the kit was tested with.
+    // Pin dependencies to the versions the kit was tested with. Cargo adds the harness's own
+    // entries to the copy; a copy that no longer parses (taken from a kit lock caught mid-edit, say)
+    // would fail every later build of this target, so it is taken again.
     let lock = gen.join("Cargo.lock");
-    if !lock.exists() {
+    let readable = std::fs::read_to_string(&lock)
+        .ok()
+        .is_some_and(|text| text.parse::<toml::Table>().is_ok());
+    if !readable {
         if let Ok(kit_lock) = std::fs::read(kit.root.join("Cargo.lock")) {
             std::fs::write(&lock, kit_lock)?;
         }
