@@ -18,7 +18,9 @@ fn hostile(name: &str, attack: &str) -> std::path::PathBuf {
         |lib| {
             let racy = lib.replace(
                 "    pub fn increment(&self) {\n        self.value.fetch_add(1, Ordering::Relaxed);",
-                "    pub fn increment(&self) {\n        let v = self.value.load(Ordering::Relaxed);\n        self.value.store(v + 1, Ordering::Relaxed);",
+                // A yield between the load and the store: the lost updates show on an idle
+                // machine too, so what these tests assert does not hang on the scheduler.
+                "    pub fn increment(&self) {\n        let v = self.value.load(Ordering::Relaxed);\n        crate::sync::thread::yield_now();\n        self.value.store(v + 1, Ordering::Relaxed);",
             );
             assert_ne!(
                 racy, lib,
