@@ -302,15 +302,18 @@ fn variant_row(
         (false, _) => "did not build".into(),
     };
     if !row.ok {
-        row.detail = Some(match report.build.message() {
-            // Why it did not build, then what it is.
-            Some(message) if report.build.failed() => {
-                format!("{}\n\n{}", tail_lines(&message, 40), variant.diff(solution))
-            }
-            _ => variant.diff(solution),
-        });
+        row.detail = Some(miss_detail(&report, variant.diff(solution)));
     }
     Ok(row)
+}
+
+/// What a missed variant's or alternative's row shows under it: why it did not build, if it did
+/// not, then its diff.
+fn miss_detail(report: &crate::report::Report, diff: String) -> String {
+    match report.build.message() {
+        Some(message) if report.build.failed() => format!("{}\n\n{diff}", tail_lines(&message, 40)),
+        _ => diff,
+    }
 }
 
 /// The last `n` lines of `text`.
@@ -358,16 +361,7 @@ fn alternative_row(
         format!("failed: {} ({})", failing.join(", "), alternative.about)
     };
     if !row.ok {
-        row.detail = Some(match report.build.message() {
-            Some(message) if report.build.failed() => {
-                format!(
-                    "{}\n\n{}",
-                    tail_lines(&message, 40),
-                    alternative.diff(solution)
-                )
-            }
-            _ => alternative.diff(solution),
-        });
+        row.detail = Some(miss_detail(&report, alternative.diff(solution)));
     }
     Ok(row)
 }

@@ -66,11 +66,7 @@ impl Live {
         match event {
             Event::Building => s.building_since = Some(Instant::now()),
             Event::Built { mode, seconds, ok } => {
-                let how = if ok { "built" } else { "failed to build" };
-                s.last = Some(format!(
-                    "{how} the {} checks ({seconds:.1} s)",
-                    mode.label()
-                ));
+                s.last = Some(built_line(mode, seconds, ok));
             }
             Event::Running { checks } => {
                 s.building_since = None;
@@ -306,11 +302,7 @@ impl Plain {
         match event {
             Event::Building => s.say("building the checks…"),
             Event::Built { mode, seconds, ok } => {
-                let how = if ok { "built" } else { "failed to build" };
-                s.say(&format!(
-                    "{how} the {} checks ({seconds:.1} s)",
-                    mode.label()
-                ));
+                s.say(&built_line(mode, seconds, ok));
             }
             Event::Running { checks } => s.say(&format!("running {checks} checks")),
             Event::Started { name, .. } => s.running.push((name.to_string(), Instant::now())),
@@ -347,4 +339,10 @@ impl Drop for Plain {
     fn drop(&mut self) {
         self.stop_ticker();
     }
+}
+
+/// "built the std checks (3.2 s)": what both live outputs say when a build ends.
+fn built_line(mode: crate::check::harness::Mode, seconds: f64, ok: bool) -> String {
+    let how = if ok { "built" } else { "failed to build" };
+    format!("{how} the {} checks ({seconds:.1} s)", mode.label())
 }
