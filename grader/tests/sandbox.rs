@@ -54,8 +54,13 @@ fn all_output(report: &serde_json::Value) -> String {
         .collect()
 }
 
-/// Every way there was to hand the grader a passing record; the hostile class grades it too.
-const FORGER: &str = include_str!("fixtures/hostile-01/forges-the-record.rs");
+/// Every way there was to hand the grader a passing record; the hostile class grades it too. The
+/// fixture is a module's text (it starts with `//!`), so it goes in as one.
+const FORGER: &str = concat!(
+    "mod forger {\n",
+    include_str!("fixtures/hostile-01/forges-the-record.rs"),
+    "}\nuse forger::attack;\n"
+);
 
 #[test]
 fn a_forged_record_counts_for_nothing_by_any_route() {
