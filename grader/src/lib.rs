@@ -10,6 +10,7 @@
 //! - [`class`]: grading a whole class (submissions, the grade cache, the gradebook);
 //! - [`author`]: proving the checks work (`grader verify`);
 //! - [`platforms`]: Gradescope's package and GitHub Classroom's workflow;
+//! - [`files`]: the grader's own output files, written atomically;
 //! - [`cli`]: the command line, which only parses and dispatches.
 
 pub mod author;
@@ -17,6 +18,7 @@ pub mod check;
 pub mod class;
 pub mod cli;
 pub mod curriculum;
+pub mod files;
 pub mod kit;
 pub mod learner;
 pub mod platforms;

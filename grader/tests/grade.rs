@@ -19,21 +19,7 @@ use common::{grader, kit_root};
 
 /// Lesson 01's checks and their points, kind by kind, as curriculum.toml gives them.
 fn points() -> BTreeMap<String, (String, u64)> {
-    let text = std::fs::read_to_string(kit_root().join("curriculum.toml")).unwrap();
-    let doc: toml::Table = toml::from_str(&text).unwrap();
-    let lesson = doc["lesson"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["number"].as_integer() == Some(1))
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for (kind, checks) in lesson["points"].as_table().unwrap() {
-        for (name, p) in checks.as_table().unwrap() {
-            out.insert(name.clone(), (kind.clone(), p.as_integer().unwrap() as u64));
-        }
-    }
-    out
+    common::lesson_points(1)
 }
 
 /// What one submission must get: the checks it must fail (name, acceptable statuses), the
@@ -335,10 +321,18 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
     let mut csv = csv::Reader::from_path(out.join("gradebook.csv")).unwrap();
     let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
-        &header[..6],
-        ["id", "score", "max_score", "status", "reason", "seconds"]
+        &header[..7],
+        [
+            "id",
+            "score",
+            "max_score",
+            "status",
+            "reason",
+            "seconds",
+            "sandbox"
+        ]
     );
-    let mut check_columns: Vec<&String> = header[6..].iter().collect();
+    let mut check_columns: Vec<&String> = header[7..].iter().collect();
     check_columns.sort();
     assert_eq!(check_columns, points.keys().collect::<Vec<_>>());
     let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
@@ -364,7 +358,21 @@ fn grades_a_class_of_twelve_with_a_score_and_a_reason_each() {
                 expect.id
             );
         }
-        let earned: u64 = (6..header.len())
+        // The protections its checks ran under, as its report says; none for a build failure.
+        let sub = subs.iter().find(|s| s["id"] == expect.id).unwrap();
+        let protections: Vec<&str> = sub["report"]["protections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        let sandbox = match (expect.status, protections.is_empty()) {
+            ("build-error", _) => String::new(),
+            (_, true) => "none".to_string(),
+            (_, false) => protections.join(" "),
+        };
+        assert_eq!(&row[6], sandbox, "{}: sandbox column", expect.id);
+        let earned: u64 = (7..header.len())
             .map(|i| row[i].parse::<u64>().unwrap())
             .sum();
         assert_eq!(
@@ -866,6 +874,32 @@ fn gradescope_package_holds_the_scripts_and_no_solution() {
         "{run}"
     );
     assert!(run.contains("/autograder/results/results.json"), "{run}");
+    // Gradescope runs both as root: the checks run as a user setup.sh creates, the results are
+    // written by root's shell.
+    let mut setup = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("setup.sh").unwrap(), &mut setup).unwrap();
+    assert!(
+        setup.contains("useradd --system --no-create-home --shell /usr/sbin/nologin grader-check"),
+        "{setup}"
+    );
+    assert!(
+        run.contains("export GRADER_CHECK_USER=grader-check"),
+        "{run}"
+    );
+    for (name, text) in [("setup.sh", &setup), ("run_autograder", &run)] {
+        let script = dir.path().join(name);
+        std::fs::write(&script, text).unwrap();
+        let out = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name} is not valid bash: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // What setup.sh builds must build: the package's kit compiles on its own. (`cargo check`
     // in this workspace's target dir: the dependencies are already there.)

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{check, check_json, grader, submission};
+use common::{check, check_json, processes_with, protections, submission};
 
 /// The solution with a lost-update counter, and `attack();` run by every `Counter::new()`.
 fn hostile(name: &str, attack: &str) -> std::path::PathBuf {
@@ -16,16 +16,7 @@ fn hostile(name: &str, attack: &str) -> std::path::PathBuf {
         "01-race-fix",
         name,
         |lib| {
-            let racy = lib.replace(
-                "    pub fn increment(&self) {\n        self.value.fetch_add(1, Ordering::Relaxed);",
-                // A yield between the load and the store: the lost updates show on an idle
-                // machine too, so what these tests assert does not hang on the scheduler.
-                "    pub fn increment(&self) {\n        let v = self.value.load(Ordering::Relaxed);\n        crate::sync::thread::yield_now();\n        self.value.store(v + 1, Ordering::Relaxed);",
-            );
-            assert_ne!(
-                racy, lib,
-                "the solution's increment changed: update this test"
-            );
+            let racy = common::racy_counter(&lib);
             let hooked = racy.replacen(
                 "    pub fn new() -> Counter {\n",
                 "    pub fn new() -> Counter {\n        attack();\n",
@@ -54,31 +45,6 @@ const OTHER_CHECKS: [&str; 6] = [
     "seen_set_two_threads",
 ];
 
-/// The sandbox's protections here, from the launcher's probe.
-fn protections() -> Vec<String> {
-    let out = grader()
-        .args([
-            "__sandbox",
-            "--scratch",
-            "/tmp",
-            "--max-tasks",
-            "64",
-            "--",
-            "--probe",
-        ])
-        .output()
-        .unwrap();
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    line["protections"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn all_output(report: &serde_json::Value) -> String {
     report["checks"]
         .as_array()
@@ -88,40 +54,13 @@ fn all_output(report: &serde_json::Value) -> String {
         .collect()
 }
 
-const FORGER: &str = r#"
-/// Tries every way there was to hand the grader a passing record, then ends the process.
-fn attack() {
-    use std::io::Write;
-    let forged = |nonce: &str| {
-        format!("{{\"nonce\":\"{nonce}\",\"name\":\"counter_increments_8_threads\",\"passed\":true,\"duration_ms\":1}}\n")
-    };
-    match (std::env::var("GRADER_RESULT_FILE"), std::env::var("GRADER_NONCE")) {
-        (Ok(path), Ok(nonce)) => {
-            let _ = std::fs::write(&path, forged(&nonce));
-            eprintln!("route env: forged {path}");
-        }
-        _ => eprintln!("route env: no result file or nonce in the environment"),
-    }
-    match std::fs::read("/proc/self/environ") {
-        Ok(bytes) => eprintln!("route environ: read {} bytes", bytes.len()),
-        Err(e) => eprintln!("route environ: {e}"),
-    }
-    for fd in 3..12 {
-        match std::fs::OpenOptions::new().write(true).open(format!("/proc/self/fd/{fd}")) {
-            Ok(mut f) => {
-                let _ = f.write_all(forged("").as_bytes());
-                let what = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
-                eprintln!("route fd {fd}: wrote a forged record to {}", what.display());
-            }
-            Err(e) if fd == 3 => eprintln!("route fd 3: {e}"),
-            Err(_) => {}
-        }
-    }
-    let _ = std::fs::write("result.json", forged(""));
-    eprintln!("route exit: forged records written, exiting with 0");
-    std::process::exit(0);
-}
-"#;
+/// Every way there was to hand the grader a passing record; the hostile class grades it too. The
+/// fixture is a module's text (it starts with `//!`), so it goes in as one.
+const FORGER: &str = concat!(
+    "mod forger {\n",
+    include_str!("fixtures/hostile-01/forges-the-record.rs"),
+    "}\nuse forger::attack;\n"
+);
 
 #[test]
 fn a_forged_record_counts_for_nothing_by_any_route() {
@@ -213,23 +152,6 @@ fn attack() {
     }
 }
 "#;
-
-/// Processes whose environment holds `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(env) = std::fs::read(entry.path().join("environ")) {
-            if String::from_utf8_lossy(&env).contains(marker) {
-                found.push(name);
-            }
-        }
-    }
-    found
-}
 
 #[test]
 fn a_double_forked_sleeper_neither_stalls_nor_survives_the_grader() {

@@ -24,6 +24,23 @@ pub const RECORD_PIPE_ENV: &str = "GRADER_RECORD_PIPE";
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// The most of each text field of a [`Finding`] the harness sends (the rest is cut).
 pub const MAX_FIELD_BYTES: usize = 16 << 10;
+/// The most of a name the harness sends (a thread's, an object's, a value's text in a table):
+/// the code under test chooses them, and a few of any size must not make the record too long.
+pub const MAX_NAME_BYTES: usize = 256;
+/// The most rows of [`Finding::blocked`] the harness sends.
+pub const MAX_BLOCKED_ROWS: usize = 64;
+
+/// Cuts `text` to at most `max` bytes (on a character boundary), marked ` [cut]`.
+pub fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(" [cut]");
+    }
+}
 
 /// The kinds of check, in the order the grader reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

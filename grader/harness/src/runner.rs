@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use crate::bounded::{is_todo, TODO_PANIC};
 use crate::check::Check;
-use crate::protocol::{CheckInfo, Finding, Kind, RunRecord, MAX_FIELD_BYTES};
+use crate::protocol::{
+    cut, CheckInfo, Finding, Kind, RunRecord, MAX_BLOCKED_ROWS, MAX_FIELD_BYTES, MAX_NAME_BYTES,
+};
 use crate::trace;
 
 /// Panics seen in this process (message, location), the first few only.
@@ -135,7 +137,9 @@ impl Reporter {
     }
 }
 
-/// A finding cut to a size the grader accepts (a panic message can be anything).
+/// A finding cut to a size the grader accepts: a panic message, a thread's name, a value can be
+/// anything, and a record longer than [`MAX_RECORD_BYTES`](crate::protocol::MAX_RECORD_BYTES) is
+/// no record.
 fn capped(mut finding: Finding) -> Finding {
     for text in [
         &mut finding.property,
@@ -144,13 +148,18 @@ fn capped(mut finding: Finding) -> Finding {
         &mut finding.fix,
         &mut finding.detail,
     ] {
-        if text.len() > MAX_FIELD_BYTES {
-            let mut end = MAX_FIELD_BYTES;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-            text.push_str(" [cut]");
+        cut(text, MAX_FIELD_BYTES);
+    }
+    finding.blocked.truncate(MAX_BLOCKED_ROWS);
+    for row in &mut finding.blocked {
+        for text in [
+            &mut row.thread,
+            &mut row.call,
+            &mut row.at,
+            &mut row.on,
+            &mut row.note,
+        ] {
+            cut(text, MAX_NAME_BYTES);
         }
     }
     if let Some(trace) = &mut finding.trace {

@@ -119,6 +119,27 @@ impl Trace {
         self.blocked.truncate(MAX_STEPS);
         self.objects.truncate(MAX_STEPS);
         self.threads.truncate(MAX_STEPS);
+        // The code under test names threads and objects and chooses the values: any size.
+        use crate::protocol::{cut, MAX_NAME_BYTES};
+        for step in self.steps.iter_mut().chain(self.blocked.iter_mut()) {
+            for text in [
+                &mut step.op,
+                &mut step.object,
+                &mut step.value,
+                &mut step.file,
+                &mut step.code,
+            ] {
+                cut(text, MAX_NAME_BYTES);
+            }
+        }
+        for thread in &mut self.threads {
+            cut(&mut thread.name, MAX_NAME_BYTES);
+        }
+        for object in &mut self.objects {
+            for text in [&mut object.label, &mut object.name, &mut object.file] {
+                cut(text, MAX_NAME_BYTES);
+            }
+        }
     }
 }
 

@@ -21,13 +21,17 @@ pub struct Received {
     pub protections: Option<Vec<String>>,
     /// The last complete record, if the channel held a well-formed one within its size limit.
     pub record: Option<RunRecord>,
+    /// Bytes the channel carried when that was more than [`MAX_RECORD_BYTES`]: nothing of it is
+    /// kept.
+    pub oversized: Option<u64>,
 }
 
 /// A socket pair (a named pipe on Windows): ours is read on a thread (capped), theirs goes to the
 /// check.
 pub struct Channel {
     theirs: Option<os::Theirs>,
-    done: mpsc::Receiver<(Vec<u8>, bool)>,
+    /// What was kept, and how many bytes came in all.
+    done: mpsc::Receiver<(Vec<u8>, u64)>,
 }
 
 impl Channel {
@@ -36,27 +40,27 @@ impl Channel {
         let (tx, done) = mpsc::channel();
         std::thread::spawn(move || {
             let Ok(mut ours) = ours.connected() else {
-                let _ = tx.send((Vec::new(), false));
+                let _ = tx.send((Vec::new(), 0));
                 return;
             };
             let mut kept = Vec::new();
-            let mut oversized = false;
+            let mut total = 0u64;
             let mut buf = [0u8; 16 << 10];
             loop {
                 match ours.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        total += n as u64;
                         // Keep draining past the cap, so a writer never blocks, but keep nothing.
-                        if kept.len() + n > MAX_RECORD_BYTES {
-                            oversized = true;
-                            kept.clear();
-                        } else if !oversized {
+                        if total > MAX_RECORD_BYTES as u64 {
+                            kept = Vec::new();
+                        } else {
                             kept.extend_from_slice(&buf[..n]);
                         }
                     }
                 }
             }
-            let _ = tx.send((kept, oversized));
+            let _ = tx.send((kept, total));
         });
         Ok(Channel {
             theirs: Some(theirs),
@@ -70,11 +74,14 @@ impl Channel {
         if let Some(theirs) = self.theirs.take() {
             theirs.close();
         }
-        let Ok((bytes, oversized)) = self.done.recv_timeout(Duration::from_secs(2)) else {
+        let Ok((bytes, total)) = self.done.recv_timeout(Duration::from_secs(2)) else {
             return Received::default();
         };
-        if oversized {
-            return Received::default();
+        if total > MAX_RECORD_BYTES as u64 {
+            return Received {
+                oversized: Some(total),
+                ..Received::default()
+            };
         }
         let mut received = Received::default();
         for line in bytes.split(|&b| b == b'\n') {
@@ -99,12 +106,14 @@ pub fn command(
     scratch: &Path,
     channel: &Channel,
     budget: Budget,
-) -> Command {
+) -> Result<Command, String> {
+    let run_as = sandbox::check_user()?;
     let mut command = if sandbox::supported() {
         let launcher = sandbox::launcher();
         let plan = Plan {
             scratch: scratch.to_path_buf(),
             max_tasks: (budget.max_threads as u64).saturating_mul(2).max(64),
+            run_as,
             program: vec![harness.into(), "run".into(), name.into()],
         };
         let mut c = Command::new(launcher);
@@ -123,7 +132,7 @@ pub fn command(
     if let Some(theirs) = &channel.theirs {
         theirs.pass(&mut command, scratch);
     }
-    command
+    Ok(command)
 }
 
 #[cfg(unix)]

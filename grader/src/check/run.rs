@@ -191,7 +191,16 @@ pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -
             )
         }
     };
-    let command = record::command(job.harness, &info.name, scratch.path(), &channel, budget);
+    let command = match record::command(job.harness, &info.name, scratch.path(), &channel, budget) {
+        Ok(c) => c,
+        Err(e) => {
+            return crash(
+                Finding::new("the grader can run the check").observed(e),
+                String::new(),
+                Duration::ZERO,
+            )
+        }
+    };
     let limits = Limits {
         timeout,
         memory_bytes: Some(budget.memory_bytes),
@@ -292,6 +301,20 @@ pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -
     // The whole process tree is gone (the sandbox's PID namespace ended with its init): only now
     // is the channel read to its end.
     let received = channel.finish();
+    if let Some(bytes) = received.oversized {
+        return crash(
+            Finding::new("the check's result reaches the grader")
+                .observed(format!(
+                    "its record was {} KiB, more than the {} KiB the grader reads of one, so it was dropped unread",
+                    bytes >> 10,
+                    grader_harness::protocol::MAX_RECORD_BYTES >> 10
+                ))
+                .why("The harness cuts everything the code under test can put into a result (panic messages, thread names, values) before it sends it, so this should not happen: it is a gap in the kit rather than in your code.")
+                .fix("Tell the course staff, with this submission. Shorter thread names and panic messages avoid it meanwhile."),
+            output,
+            finished.elapsed,
+        );
+    }
     if crate::check::sandbox::supported() && received.protections.is_none() {
         return crash(
             Finding::new("the check runs in the grader's sandbox")

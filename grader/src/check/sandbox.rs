@@ -48,6 +48,14 @@ pub const NO_NEW_PRIVS: &str = "no-new-privs";
 pub const RLIMITS: &str = "rlimits";
 pub const PDEATHSIG: &str = "pdeathsig";
 pub const CLEAN_ENV: &str = "clean-env";
+/// Not one of [`ALL`]: only a grader started as root can give it (see [`CHECK_USER_ENV`]), and a
+/// grader that is not root needs none.
+pub const RUN_AS_USER: &str = "run-as-user";
+
+/// A grader running as root (Gradescope's container, say) runs every check as the user this
+/// variable names instead: the code under test then cannot write what root owns (the results,
+/// the grader's files) or signal the grader, even where the kernel allows no namespace.
+pub const CHECK_USER_ENV: &str = "GRADER_CHECK_USER";
 
 /// The first line the check's process writes on the record channel, before exec.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +70,8 @@ pub struct Plan {
     pub scratch: PathBuf,
     /// Processes and threads at once (RLIMIT_NPROC inside the sandbox's user namespace).
     pub max_tasks: u64,
+    /// The user and group the check runs as (from [`CHECK_USER_ENV`]); `None`: the grader's own.
+    pub run_as: Option<(u32, u32)>,
     /// The program to run and its arguments (the harness binary first).
     pub program: Vec<std::ffi::OsString>,
 }
@@ -75,8 +85,11 @@ impl Plan {
             self.scratch.clone().into_os_string(),
             "--max-tasks".into(),
             self.max_tasks.to_string().into(),
-            "--".into(),
         ];
+        if let Some((uid, gid)) = self.run_as {
+            args.extend(["--run-as".into(), format!("{uid}:{gid}").into()]);
+        }
+        args.push("--".into());
         args.extend(self.program.iter().cloned());
         args
     }
@@ -85,15 +98,21 @@ impl Plan {
     fn from_args(args: &[std::ffi::OsString]) -> Option<Plan> {
         let mut scratch = None;
         let mut max_tasks = 1024;
+        let mut run_as = None;
         let mut i = 0;
         while i < args.len() {
             match args[i].to_str()? {
                 "--scratch" => scratch = Some(PathBuf::from(args.get(i + 1)?)),
                 "--max-tasks" => max_tasks = args.get(i + 1)?.to_str()?.parse().ok()?,
+                "--run-as" => {
+                    let (uid, gid) = args.get(i + 1)?.to_str()?.split_once(':')?;
+                    run_as = Some((uid.parse().ok()?, gid.parse().ok()?));
+                }
                 "--" => {
                     return Some(Plan {
                         scratch: scratch?,
                         max_tasks,
+                        run_as,
                         program: args[i + 1..].to_vec(),
                     })
                 }
@@ -103,6 +122,40 @@ impl Plan {
         }
         None
     }
+}
+
+/// The user [`CHECK_USER_ENV`] names, as (uid, gid), when the grader runs as root; read once. A
+/// grader that is not root ignores it (its checks already run unprivileged, as itself); for root
+/// an unknown name is an error: checks must not quietly run as root after all.
+pub fn check_user() -> Result<Option<(u32, u32)>, String> {
+    static USER: std::sync::OnceLock<Result<Option<(u32, u32)>, String>> =
+        std::sync::OnceLock::new();
+    USER.get_or_init(|| {
+        let Some(name) = std::env::var_os(CHECK_USER_ENV).filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
+        let name = name.to_string_lossy().into_owned();
+        user_ids(&name).ok_or_else(|| {
+            format!("{CHECK_USER_ENV}={name}: no such user here (create it first, e.g. `useradd --system --no-create-home {name}`)")
+        })
+    })
+    .clone()
+}
+
+/// `Some(None)`: not root, nothing to drop.
+#[cfg(target_os = "linux")]
+fn user_ids(name: &str) -> Option<Option<(u32, u32)>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some(None);
+    }
+    let user = nix::unistd::User::from_name(name).ok()??;
+    Some(Some((user.uid.as_raw(), user.gid.as_raw())))
+}
+
+/// Elsewhere there is no launcher to drop privileges in: root's checks would stay root.
+#[cfg(not(target_os = "linux"))]
+fn user_ids(_name: &str) -> Option<Option<(u32, u32)>> {
+    None
 }
 
 /// Whether checks run through the launcher on this system.
@@ -136,6 +189,7 @@ pub fn in_force() -> &'static [String] {
         let plan = Plan {
             scratch: scratch.path().to_path_buf(),
             max_tasks: 64,
+            run_as: check_user().ok().flatten(),
             program: vec!["--probe".into()],
         };
         let out = std::process::Command::new(exe)
@@ -229,6 +283,12 @@ mod linux {
 
     pub fn launch(plan: &Plan) -> ! {
         let mut have: Vec<String> = Vec::new();
+        // First, while still root: hand the scratch folder to the check's user and become it.
+        // (Changing credentials clears the parent-death signal, so that comes after.)
+        if let Some((uid, gid)) = plan.run_as {
+            drop_to(&plan.scratch, uid, gid);
+            have.push(RUN_AS_USER.into());
+        }
         // The launcher dies with the grader's thread that started it; init and the check follow.
         if prctl::set_pdeathsig(Signal::SIGKILL).is_ok() {
             have.push(PDEATHSIG.into());
@@ -261,6 +321,27 @@ mod linux {
             }
             Ok(ForkResult::Child) => init(plan, have),
             Err(e) => fail(&format!("fork: {e}")),
+        }
+    }
+
+    /// Becomes `uid`:`gid` for good (no supplementary groups), owning `scratch`; fails the
+    /// launch rather than run the check as root.
+    fn drop_to(scratch: &Path, uid: u32, gid: u32) {
+        use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
+        if std::os::unix::fs::chown(scratch, Some(uid), Some(gid)).is_err() {
+            fail("cannot give the check's user its scratch folder");
+        }
+        let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
+        let dropped = setgroups(&[gid])
+            .and_then(|_| setgid(gid))
+            .and_then(|_| setuid(uid));
+        if dropped.is_err() || geteuid() != uid || setuid(Uid::from_raw(0)).is_ok() {
+            fail("cannot become the check's user");
+        }
+        // The change of user made this process non-dumpable, which makes its /proc files root's:
+        // it could not write its own uid_map for the user namespace that comes next.
+        if prctl::set_dumpable(true).is_err() {
+            fail("cannot write the check's user namespace maps");
         }
     }
 
@@ -494,5 +575,31 @@ mod linux {
     fn fail(what: &str) -> ! {
         eprintln!("grader sandbox: {what}");
         std::process::exit(SETUP_FAILED)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::Plan;
+
+    #[test]
+    fn the_launcher_reads_back_the_plan_it_is_given() {
+        let plan = Plan {
+            scratch: "/tmp/scratch".into(),
+            max_tasks: 128,
+            run_as: Some((998, 997)),
+            program: vec!["/h".into(), "run".into(), "c".into()],
+        };
+        let args = plan.to_args();
+        let back = Plan::from_args(&args[1..]).unwrap();
+        assert_eq!(back.scratch, plan.scratch);
+        assert_eq!(back.max_tasks, 128);
+        assert_eq!(back.run_as, Some((998, 997)));
+        assert_eq!(back.program, plan.program);
+        let plain = Plan {
+            run_as: None,
+            ..plan
+        };
+        assert_eq!(Plan::from_args(&plain.to_args()[1..]).unwrap().run_as, None);
     }
 }

@@ -239,12 +239,10 @@ fn grade_one(
             report: report.clone(),
         };
         if let Ok(text) = serde_json::to_vec(&cached) {
-            // Written aside then renamed: a crash mid-write never leaves a half result to reuse.
-            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+            // Atomically: a crash mid-write never leaves a half result to reuse. Every check of
+            // this submission has ended by now, and none could reach this folder anyway.
             let _ = std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")));
-            if std::fs::write(&tmp, text).is_ok() {
-                let _ = std::fs::rename(&tmp, file);
-            }
+            let _ = crate::files::write_atomically(file, &text);
         }
     }
     drop(prepared);

@@ -27,9 +27,12 @@ pub fn write(
 ) -> Result<Vec<String>> {
     let mut written = Vec::new();
     let now = chrono::Local::now().fixed_offset();
+    // Each file whole or not at all (see `files.rs`): an instructor's script reading the
+    // gradebook while a re-grade writes it never reads half of one.
     let put = |name: &str, text: String| -> Result<String> {
         let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        crate::files::write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(name.to_string())
     };
     for format in Format::GRADE.iter().filter(|f| formats.contains(f)) {
@@ -70,10 +73,12 @@ pub fn write(
                 std::fs::create_dir_all(&feedback)?;
                 for g in graded {
                     let name = format!("{}.md", file_safe(&g.id));
-                    std::fs::write(
-                        feedback.join(&name),
-                        report::markdown::feedback(&g.report, &g.id),
-                    )?;
+                    let path = feedback.join(&name);
+                    crate::files::write_atomically(
+                        &path,
+                        report::markdown::feedback(&g.report, &g.id).as_bytes(),
+                    )
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 }
                 format!("feedback/ ({count} files)")
             }

@@ -109,6 +109,10 @@ fn walk(dir: &Path, each: &mut dyn FnMut(&Path)) -> Result<()> {
     Ok(())
 }
 
+/// The user the autograder's checks run as: Gradescope runs the autograder as root, and the
+/// grader, as root, runs each check as this user (see `check/sandbox.rs`, `GRADER_CHECK_USER`).
+pub const GRADESCOPE_CHECK_USER: &str = "grader-check";
+
 fn setup_sh(lesson: &Lesson) -> String {
     format!(
         r#"#!/usr/bin/env bash
@@ -122,13 +126,21 @@ apt-get update
 apt-get install -y --no-install-recommends curl ca-certificates build-essential
 curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
 . "$HOME/.cargo/env"
+# The learner's code runs as this user, never as root: no home, no login, no group of ours.
+id -u {user} > /dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin {user}
 cd /autograder/source/kit
 cargo build --release --locked -p grader
-./target/release/grader check {num:02} > /dev/null 2>&1 || true
+# The harness binaries must be readable and executable by {user}; nothing of the kit writable.
+chmod -R go-w /autograder/source
+chmod o+x /autograder /autograder/source
+# Warm the build cache on the starter, and say which protections this image gives the checks.
+GRADER_CHECK_USER={user} ./target/release/grader check {num:02} --color never 2>&1 \
+    | grep -E '^sandbox:' || true
 "#,
         dir = lesson.dir_name(),
         num = lesson.number,
         max = lesson.max_score(),
+        user = GRADESCOPE_CHECK_USER,
     )
 }
 
@@ -144,12 +156,15 @@ pub fn gradescope_instructions(lesson: &Lesson, zip: &Path, files: usize) -> Str
   4. Learners submit their crate folder (Cargo.toml and src/), its src/ files, or their copy of the
      kit.
 Each check is one test worth its points, its failure in Markdown (property, observed, why, try).
+The learner's code runs as the user {user} (setup.sh creates it), never as root; the results'
+output says which other protections the image allows (its `sandbox:` line).
 To hold some back, give curriculum.toml's lesson a [lesson.visibility] table by kind or check
 (e.g. model = \"after_due_date\") before packaging.",
         zip = zip.display(),
         num = lesson.number,
         title = lesson.title,
         max = lesson.max_score(),
+        user = GRADESCOPE_CHECK_USER,
     )
 }
 
@@ -159,10 +174,18 @@ fn run_autograder(lesson: &Lesson) -> String {
 # Gradescope autograder for lesson {dir}: written by `grader gradescope-package {num:02}`.
 # Grades /autograder/submission (a crate folder, its src/ files, or a copy of the kit) with the
 # same checks as `grader check {num:02}` and writes /autograder/results/results.json.
+#
+# Gradescope runs this as root. The grader stays root (it alone writes results.json, which the
+# shell opens here, and its build cache); every check, the only place the learner's code runs,
+# runs as {user}, set up by setup.sh. So even where this image allows no namespace, the code
+# under test cannot write the results or the kit, nor signal the grader. What else the image
+# allows (user, network and PID namespaces, Landlock) is the `sandbox` line of the results'
+# output.
 set -u
 . "$HOME/.cargo/env"
 cd /autograder/source/kit
 mkdir -p /autograder/results
+export GRADER_CHECK_USER={user}
 ./target/release/grader check {num:02} --path /autograder/submission --format gradescope \
     > /autograder/results/results.json
 # 0: every check passed, 1: some did not; both are grades. Anything else is the grader's own
@@ -172,7 +195,8 @@ if [ "$status" -le 1 ]; then exit 0; fi
 exit "$status"
 "#,
         dir = lesson.dir_name(),
-        num = lesson.number
+        num = lesson.number,
+        user = GRADESCOPE_CHECK_USER,
     )
 }
 

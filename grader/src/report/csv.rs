@@ -7,7 +7,16 @@ use crate::curriculum::PlannedCheck;
 /// The gradebook of a class, one column per planned check.
 pub fn gradebook(planned: &[PlannedCheck], graded: &[Graded]) -> String {
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<&str> = vec!["id", "score", "max_score", "status", "reason", "seconds"];
+    // `sandbox`: the protections its checks ran under (see `Report::protections_cell`).
+    let mut header: Vec<&str> = vec![
+        "id",
+        "score",
+        "max_score",
+        "status",
+        "reason",
+        "seconds",
+        "sandbox",
+    ];
     header.extend(planned.iter().map(|p| p.name.as_str()));
     w.write_record(&header).expect("writing to memory");
     for g in graded {
@@ -18,6 +27,7 @@ pub fn gradebook(planned: &[PlannedCheck], graded: &[Graded]) -> String {
             g.status.to_string(),
             g.reason.clone(),
             format!("{:.1}", g.seconds),
+            g.report.protections_cell(),
         ];
         for plan in planned {
             let points = g

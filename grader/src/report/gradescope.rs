@@ -67,6 +67,9 @@ pub fn results(
             report.lesson_number
         ));
     }
+    if let Some(line) = report.sandbox_line() {
+        output.push_str(&format!("\n\n_{line}_"));
+    }
     json!({
         "score": report.score,
         "execution_time": elapsed_secs,

@@ -135,6 +135,10 @@ fn suite(
         ("score".to_string(), report.score.to_string()),
         ("max_score".to_string(), report.max_score.to_string()),
     ];
+    let sandbox = report.protections_cell();
+    if !sandbox.is_empty() {
+        properties.push(("sandbox".to_string(), sandbox));
+    }
     properties.extend(extra.iter().cloned());
     for check in &report.checks {
         properties.push((format!("points.{}", check.name), check.points.to_string()));

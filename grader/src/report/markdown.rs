@@ -60,6 +60,9 @@ pub fn feedback(report: &Report, who: &str) -> String {
             c.max_points
         );
     }
+    if let Some(line) = report.sandbox_line() {
+        let _ = writeln!(md, "\n_{line}_");
+    }
     for c in report.checks.iter().filter(|c| c.needs_explaining()) {
         let _ = writeln!(md, "\n## `{}` ({})\n", c.name, c.kind);
         if let Some(f) = &c.finding {

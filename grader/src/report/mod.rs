@@ -303,4 +303,24 @@ impl Report {
         let all = self.checks.iter().all(|c| c.status.skip() == Some(first));
         (all && matches!(first, Skip::Unreadable | Skip::GraderError)).then_some(first)
     }
+
+    /// Which protections the checks ran under, as the `sandbox:` line says it (see
+    /// `check/sandbox.rs`); `None` when no check ran in a process (only the lint, or none).
+    pub fn sandbox_line(&self) -> Option<String> {
+        let ran = |c: &CheckReport| c.kind != Kind::Lint && c.status.skip().is_none();
+        if !self.checks.iter().any(ran) {
+            return None;
+        }
+        crate::check::sandbox::describe(&self.protections)
+    }
+
+    /// The protections for a one-cell table column: `user-ns net-ns …`, `none` when the checks
+    /// ran with none, empty when no check ran in a process.
+    pub fn protections_cell(&self) -> String {
+        match self.sandbox_line() {
+            None => String::new(),
+            Some(_) if self.protections.is_empty() => "none".into(),
+            Some(_) => self.protections.join(" "),
+        }
+    }
 }

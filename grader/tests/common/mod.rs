@@ -126,6 +126,82 @@ pub fn variant_lib(lesson_dir: &str, name: &str) -> String {
     files[0].text().into_owned()
 }
 
+/// A lesson's checks and their points, `name -> (kind, points)`, as curriculum.toml gives them.
+pub fn lesson_points(number: i64) -> std::collections::BTreeMap<String, (String, u64)> {
+    let text = std::fs::read_to_string(kit_root().join("curriculum.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let lesson = doc["lesson"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["number"].as_integer() == Some(number))
+        .unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for (kind, checks) in lesson["points"].as_table().unwrap() {
+        for (name, p) in checks.as_table().unwrap() {
+            out.insert(name.clone(), (kind.clone(), p.as_integer().unwrap() as u64));
+        }
+    }
+    out
+}
+
+/// Lesson 01's solution `lib` with a lost-update counter: `increment` loads, yields, then stores.
+/// The yield between the load and the store makes the lost updates show on an idle machine too,
+/// so what the hostile tests assert does not hang on the scheduler.
+pub fn racy_counter(lib: &str) -> String {
+    let racy = lib.replace(
+        "    pub fn increment(&self) {\n        self.value.fetch_add(1, Ordering::Relaxed);",
+        "    pub fn increment(&self) {\n        let v = self.value.load(Ordering::Relaxed);\n        crate::sync::thread::yield_now();\n        self.value.store(v + 1, Ordering::Relaxed);",
+    );
+    assert_ne!(
+        racy, lib,
+        "the solution's increment changed: update this test"
+    );
+    racy
+}
+
+/// Processes whose environment holds `marker` (what the hostile submissions' children carry).
+pub fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(env) = std::fs::read(entry.path().join("environ")) {
+            if String::from_utf8_lossy(&env).contains(marker) {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+/// The sandbox's protections here, from the launcher's probe.
+pub fn protections() -> Vec<String> {
+    let out = grader()
+        .args([
+            "__sandbox",
+            "--scratch",
+            "/tmp",
+            "--max-tasks",
+            "64",
+            "--",
+            "--probe",
+        ])
+        .output()
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    line["protections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[path = "junit_schema.rs"]
 mod junit_schema;
 #[allow(unused_imports)]
