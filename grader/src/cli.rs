@@ -222,13 +222,16 @@ enum Command {
         after_help = "Example:\n  grader list    every lesson: passed, attempted with your best score, or not started"
     )]
     List,
-    /// The next hint for a lesson (one more each time), or all of them.
+    /// The next hint for a lesson (one more each time), a given one, or all of them.
     #[command(
-        after_help = "Examples:\n  grader hint         the next hint for your current lesson\n  grader hint 02      the next hint for lesson 02\n  grader hint --all   every hint of your current lesson\n\nA failing check names the hint that helps with it."
+        after_help = "Examples:\n  grader hint         the next hint for your current lesson\n  grader hint 02      the next hint for lesson 02\n  grader hint 02 3    hint 3 of lesson 02 (a failing check names the hint that helps with it)\n  grader hint --all   every hint of your current lesson"
     )]
     Hint {
         /// Lesson number, slug or folder name. Default: your current lesson.
         lesson: Option<String>,
+        /// Which hint (1 is the first): the one a failing check names. Default: the next one.
+        #[arg(conflicts_with = "all")]
+        number: Option<usize>,
         /// Show every hint of the lesson.
         #[arg(long)]
         all: bool,
@@ -383,10 +386,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(plain) = plain {
                 plain.finish();
             }
-            // Only a full check of the learner's own exercise counts as progress.
-            let recorded = (own_exercise && kind.is_empty()).then(|| {
+            // A check of the learner's own exercise is an attempt; only a full one sets the best
+            // score (a `--kind` check's score is of the checks that ran).
+            let recorded = own_exercise.then(|| {
                 let mut progress = progress::Progress::load(&kit);
-                let recorded = progress.record_report(lesson, &report);
+                let recorded = if kind.is_empty() {
+                    Some(progress.record_report(lesson, &report))
+                } else {
+                    progress.record_attempt(lesson);
+                    None
+                };
                 progress.visit(&kit.curriculum, lesson);
                 progress.save(&kit);
                 (recorded, progress)
@@ -412,7 +421,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Format::Human => {
                     report::human::report(&mut out, &report)?;
-                    if let Some((recorded, progress)) = &recorded {
+                    if let Some((Some(recorded), progress)) = &recorded {
                         journey::after_check(
                             &mut out,
                             &kit,
@@ -548,12 +557,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ReportCheck { .. } => unreachable!("handled before the kit is located"),
         Command::List => {
             writeln!(out, "{}\n", kit.curriculum.title)?;
-            journey::print_lessons(&mut out, &kit, &progress::Progress::load(&kit))?;
+            journey::print_lessons(
+                &mut out,
+                &kit,
+                &progress::Progress::load(&kit),
+                std::io::stdout().is_terminal(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Hint { lesson, all } => {
+        Command::Hint {
+            lesson,
+            number,
+            all,
+        } => {
             let lesson = current_or(&kit, lesson.as_deref())?;
-            journey::hint(&mut out, &kit, lesson, all)?;
+            let which = match (number, all) {
+                (_, true) => journey::Which::All,
+                (Some(n), false) => journey::Which::Number(n),
+                (None, false) => journey::Which::Next,
+            };
+            journey::hint(&mut out, &kit, lesson, which)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch {
@@ -703,16 +726,20 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// The lesson named, or the learner's current lesson (the first one not passed yet).
+/// The lesson named; else the lesson whose exercise folder the learner stands in; else their
+/// current lesson (the first one not passed yet).
 fn current_or<'k>(kit: &'k Kit, name: Option<&str>) -> anyhow::Result<&'k curriculum::Lesson> {
-    match name {
-        Some(name) => kit.curriculum.find(name),
-        None => progress::Progress::load(kit)
+    if let Some(name) = name {
+        return kit.curriculum.find(name);
+    }
+    if let Some(here) = kit.lesson_here() {
+        return Ok(here);
+    }
+    progress::Progress::load(kit)
             .current(&kit.curriculum)
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "you have passed every lesson, so there is no current one: name a lesson (e.g. `01`)"
                 )
-            }),
-    }
+            })
 }

@@ -108,6 +108,17 @@ impl Kit {
         Ok(files)
     }
 
+    /// The lesson whose exercise folder (or a folder inside it) is the current folder: `grader
+    /// check` run in `exercises/05-pipeline` checks lesson 05.
+    pub fn lesson_here(&self) -> Option<&Lesson> {
+        let cwd = std::env::current_dir().ok()?.canonicalize().ok()?;
+        self.curriculum.lessons.iter().find(|l| {
+            self.path(&l.exercise)
+                .canonicalize()
+                .is_ok_and(|dir| cwd.starts_with(dir))
+        })
+    }
+
     /// Shows a kit path relative to the kit root when it is inside it.
     pub fn display(&self, path: &Path) -> String {
         path.strip_prefix(&self.root)

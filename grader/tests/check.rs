@@ -448,3 +448,138 @@ fn the_starters_model_check_failure_carries_its_interleaving_on_the_learners_cod
         "{trace}"
     );
 }
+
+/// Lesson 01's solution whose `increment` never returns (it spins): a check of the counter is
+/// surely still running when another one fails.
+fn spinning_increment(lib: String) -> String {
+    let spinning = lib.replacen(
+        "pub fn increment(&self) {",
+        "pub fn increment(&self) {\n        loop {\n            std::hint::spin_loop();\n        }",
+        1,
+    );
+    assert_ne!(spinning, lib, "the solution's increment was not found");
+    spinning
+}
+
+#[test]
+fn fail_fast_stops_a_check_in_flight_and_plain_lines_say_what_ran() {
+    // Ids start at 0 (ids_one_thread fails at once) and increment spins (counter_one_thread would
+    // run to its 10 s limit).
+    let dir = submission(
+        "01-race-fix",
+        "spins-and-ids-from-zero",
+        |_| spinning_increment(common::variant_lib("01-race-fix", "ids_start_at_zero")),
+        &[],
+    );
+    let out = grader()
+        .args([
+            "check",
+            "01",
+            "--fail-fast",
+            "--jobs",
+            "2",
+            "--kind",
+            "unit",
+        ])
+        .args(["--format", "json", "--path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check(&report, "ids_one_thread")["status"], "fail");
+    let stopped = check(&report, "counter_one_thread");
+    assert_eq!(stopped["status"], "skipped", "{stopped}");
+    assert_eq!(stopped["skip_reason"], "fail_fast", "{stopped}");
+    assert!(
+        stopped["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopped after"),
+        "{stopped}"
+    );
+    assert!(
+        stopped["duration_ms"].as_u64().unwrap() < 9_000,
+        "killed when ids_one_thread failed, not at its 10 s limit: {stopped}"
+    );
+    // Not a terminal: a plain line per step, in order, nothing redrawn.
+    let log = String::from_utf8_lossy(&out.stderr);
+    let at = |text: &str| {
+        log.find(text)
+            .unwrap_or_else(|| panic!("no {text:?} in the log:\n{log}"))
+    };
+    assert!(at("built the std checks") < at("running 3 checks"), "{log}");
+    assert!(
+        at("running 3 checks") < at("  ✗ unit · ids_one_thread ("),
+        "{log}"
+    );
+    assert!(!log.contains('\r') && !log.contains("\x1b["), "{log}");
+}
+
+#[test]
+fn a_check_killed_at_its_time_limit_says_where_its_threads_were() {
+    // first_visit spins while it holds the set's lock: one thread runs, the seven others wait for
+    // the lock. Not a deadlock (one thread runs), so the check runs to its limit.
+    let dir = submission(
+        "01-race-fix",
+        "spins-holding-the-lock",
+        |lib| {
+            lib.replacen(
+                "        self.items.lock().unwrap().insert(item)",
+                "        let mut items = self.items.lock().unwrap();\n        while items.len() < usize::MAX {\n            std::hint::spin_loop();\n        }\n        items.insert(item)",
+                1,
+            )
+        },
+        &[],
+    );
+    // The stress checks' 60 s limit, scaled to 12 s.
+    let (code, report) = check_json("01", &dir, &["--kind", "stress", "--timeout-scale", "0.2"]);
+    assert_eq!(code, 1);
+    let c = check(&report, "seen_set_one_winner_8_threads");
+    assert_eq!(c["status"], "timeout", "{c}");
+    let blocked = c["finding"]["blocked"].as_array().unwrap();
+    let line = lib_line(&dir, "        let mut items = self.items.lock().unwrap();");
+    assert!(
+        blocked.iter().any(|b| b["call"] == "Mutex::lock"
+            && b["on"] == "items"
+            && b["at"] == format!("src/lib.rs:{line}")),
+        "{c}"
+    );
+    assert!(
+        c["finding"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("kept running"),
+        "{c}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_too_old_toolchain_is_named_with_the_version_it_needs_and_how_to_update() {
+    // A cargo that answers as cargo does when the active rustc is older than a rust-version.
+    let bin = tempfile::tempdir().unwrap();
+    let cargo = bin.path().join("cargo");
+    std::fs::write(
+        &cargo,
+        "#!/bin/sh\necho 'error: package `grader-harness v0.1.0 (/kit/grader/harness)` cannot be built because it requires rustc 1.95 or newer, while the currently active rustc version is 1.90.0' >&2\nexit 101\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let cache = tempfile::tempdir().unwrap();
+    grader()
+        .args(["check", "01", "--solution", "--kind", "unit"])
+        .env("CARGO", &cargo)
+        .env("GRADER_CACHE_DIR", cache.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "your Rust toolchain is too old for the kit (this one is 1.90.0)",
+        ))
+        .stderr(predicate::str::contains("rustc 1.95 or newer"))
+        .stderr(predicate::str::contains("rustup update stable"))
+        .stderr(predicate::str::contains("cannot be built because").not());
+}

@@ -260,6 +260,13 @@ fn list_shows_passed_attempted_and_not_started() {
     for (n, _, _) in lessons.iter().skip(2) {
         assert!(line(*n).contains("not started"), "{out}");
     }
+    // Not a terminal: every title whole.
+    let doc: toml::Table = toml::from_str(&kit.read("curriculum.toml")).unwrap();
+    for lesson in doc["lesson"].as_array().unwrap() {
+        let title = lesson["title"].as_str().unwrap();
+        assert!(out.contains(title), "{title:?} cut:\n{out}");
+    }
+    assert!(!out.contains('…'), "{out}");
 }
 
 #[test]
@@ -407,8 +414,84 @@ fn next_moves_on_and_says_when_there_is_no_next_lesson() {
         .arg("next")
         .assert()
         .success()
-        .stdout(predicate::str::contains("is the last lesson"))
-        .stdout(predicate::str::contains("Lessons not passed yet: 01"));
+        .stdout(predicate::str::contains(
+            "Lesson 01 · Fix the races: lost updates and check-then-act is the only lesson not passed yet",
+        ));
+}
+
+#[test]
+fn next_right_after_a_pass_leaves_the_lesson_the_learner_was_told_they_are_on() {
+    let kit = Scratch::new();
+    let lessons = kit.lessons();
+    let [_, (second, second_dir, _), (third, third_dir, _), ..] = lessons.as_slice() else {
+        return;
+    };
+    // Lesson 01 just passed: the check said "Next: lesson 02", the stored lesson is still 01.
+    kit.write(
+        ".grader-progress.toml",
+        "current = \"01-race-fix\"\n[lessons.01-race-fix]\npassed = true\nscore = 18\nmax = 18\nattempts = 1\n",
+    );
+    kit.grader()
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "You are on lesson {second:02}"
+        )));
+    kit.grader()
+        .arg("next")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "Leaving lesson {second:02} for now (not started)"
+        )))
+        .stdout(predicate::str::contains(format!(
+            "Now on lesson {third:02}"
+        )));
+    assert_eq!(kit.progress()["current"].as_str(), Some(third_dir.as_str()));
+    // A passed lesson is stepped over: from 02 (01 and 03 passed) the next is 04, not 03.
+    kit.write(
+        ".grader-progress.toml",
+        &format!("current = \"{second_dir}\"\n[lessons.01-race-fix]\npassed = true\n[lessons.{third_dir}]\npassed = true\n"),
+    );
+    let out = stdout_of(kit.grader().arg("next"));
+    if let Some((fourth, _, _)) = lessons.get(3) {
+        assert!(out.contains(&format!("Now on lesson {fourth:02}")), "{out}");
+    }
+}
+
+#[test]
+fn commands_without_a_lesson_mean_the_exercise_folder_the_learner_stands_in() {
+    let kit = Scratch::new();
+    let lessons = kit.lessons();
+    let Some((_, second_dir, _)) = lessons.get(1) else {
+        return;
+    };
+    kit.write(
+        ".grader-progress.toml",
+        &format!("current = \"{second_dir}\"\n"),
+    );
+    let mut hint = kit.grader();
+    hint.current_dir(kit.path().join("exercises/01-race-fix/src"))
+        .arg("hint")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Hint 1 of"))
+        .stdout(predicate::str::contains("lesson 01 ·"));
+    assert_eq!(
+        kit.record("01-race-fix")["hints_shown"].as_integer(),
+        Some(1)
+    );
+    // A check of some kinds only, there: an attempt of lesson 01, but no score.
+    let mut lint = kit.grader();
+    lint.current_dir(kit.path().join("exercises/01-race-fix"))
+        .args(["check", "--kind", "lint"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Lesson 01-race-fix"));
+    let record = kit.record("01-race-fix");
+    assert_eq!(record["attempts"].as_integer(), Some(1));
+    assert_eq!(record["score"].as_integer(), Some(0));
+    assert_eq!(record["passed"].as_bool(), Some(false));
 }
 
 #[test]
@@ -433,6 +516,24 @@ fn hint_shows_one_more_hint_each_time_and_all_shows_them_all() {
             Some(n as i64)
         );
     }
+    // The hint a failure names, by its number; it counts as shown.
+    let fresh = Scratch::new();
+    let out = stdout_of(fresh.grader().args(["hint", "01", &total.to_string()]));
+    assert!(out.contains(&format!("Hint {total} of {total}")), "{out}");
+    assert!(out.contains(&first_words(&hints[total - 1])), "{out}");
+    assert!(!out.contains(&first_words(&hints[0])), "{out}");
+    assert_eq!(
+        fresh.record("01-race-fix")["hints_shown"].as_integer(),
+        Some(total as i64)
+    );
+    fresh
+        .grader()
+        .args(["hint", "01", &(total + 1).to_string()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "lesson 01 has {total} hints"
+        )));
     // Past the last one: the last again, and how to see them all.
     kit.grader()
         .args(["hint", "01"])
@@ -792,6 +893,48 @@ fn ctrl_c_stops_watch_and_the_check_in_flight() {
         "Ctrl-C is how watch is meant to stop:\n{out}"
     );
     assert!(out.contains("Stopped watching."), "{out}");
+    std::thread::sleep(Duration::from_millis(500));
+    let left = processes_under(&cache_dir());
+    assert!(left.is_empty(), "check processes left running: {left:?}");
+}
+
+#[test]
+fn q_stops_watch_and_the_check_in_flight_at_once() {
+    let _builds = builds();
+    let kit = Scratch::new();
+    // Every check of the counter spins in `increment` until its time limit (10 s and more).
+    let lib = kit.read("solutions/01-race-fix/src/lib.rs");
+    let hanging = lib.replacen(
+        "pub fn increment(&self) {",
+        "pub fn increment(&self) {\n        loop {\n            std::hint::spin_loop();\n        }",
+        1,
+    );
+    assert_ne!(hanging, lib, "the solution's increment was not found");
+    kit.write("exercises/01-race-fix/src/lib.rs", &hanging);
+    let mut watch = Watch::start(&kit, &[]);
+    watch.wait_for("=== check 1: lesson 01-race-fix ===");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while processes_under(&cache_dir()).is_empty() {
+        assert!(Instant::now() < deadline, "no check ever started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let asked = Instant::now();
+    watch.send("q");
+    let (code, out) = watch.finish();
+    let took = asked.elapsed();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Stopped watching (the check in flight was stopped)."),
+        "{out}"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "q took {took:?}: it waited for the check instead of stopping it\n{out}"
+    );
+    assert!(
+        !out.contains("Score "),
+        "no report of a stopped check:\n{out}"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let left = processes_under(&cache_dir());
     assert!(left.is_empty(), "check processes left running: {left:?}");

@@ -155,4 +155,10 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finding: Option<Finding>,
     pub duration_ms: u64,
+    /// Written shortly before the check's time limit, while it still runs, with where its threads
+    /// are then: the grader uses it only if the check does reach its limit (and then only its
+    /// `blocked` table); a later record replaces it, and one left last by a check that ended
+    /// otherwise is no result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_limit: bool,
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::check::process::{self, Limits};
 use crate::check::target::Target;
@@ -162,6 +162,11 @@ pub fn build(
         }));
     }
     let stderr = String::from_utf8_lossy(&finished.stderr);
+    // Not the learner's code: the machine's Rust. A grader error, said plainly, for every lesson.
+    if let Some(old) = crate::check::toolchain::too_old(&stderr) {
+        let kit_needs = crate::check::toolchain::kit_needs(&kit.root);
+        bail!("{}", old.message(kit_needs.as_deref()));
+    }
     let failure = if !crate_errors.is_empty() {
         BuildFailure {
             summary: format!(

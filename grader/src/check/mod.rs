@@ -14,5 +14,6 @@ pub mod record;
 pub mod run;
 pub mod sandbox;
 pub mod target;
+pub mod toolchain;
 
 pub use pipeline::{evaluate, Event, Options};

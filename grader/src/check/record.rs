@@ -100,28 +100,32 @@ impl Channel {
 /// `harness run NAME` in the sandbox, with `channel`'s far end as fd
 /// [`RECORD_FD`](grader_harness::protocol::RECORD_FD) (on Windows: the pipe's name in its
 /// environment).
+/// `limit` is the time limit the grader enforces: the harness is told it, so that it can say
+/// where its threads are just before (see `RunRecord::at_limit`).
 pub fn command(
     harness: &Path,
     name: &str,
+    limit: Duration,
     scratch: &Path,
     channel: &Channel,
     budget: Budget,
 ) -> Result<Command, String> {
     let run_as = sandbox::check_user()?;
+    let limit_ms = limit.as_millis().to_string();
     let mut command = if sandbox::supported() {
         let launcher = sandbox::launcher();
         let plan = Plan {
             scratch: scratch.to_path_buf(),
             max_tasks: (budget.max_threads as u64).saturating_mul(2).max(64),
             run_as,
-            program: vec![harness.into(), "run".into(), name.into()],
+            program: vec![harness.into(), "run".into(), name.into(), limit_ms.into()],
         };
         let mut c = Command::new(launcher);
         c.args(plan.to_args());
         c
     } else {
         let mut c = Command::new(harness);
-        c.args(["run", name]);
+        c.args(["run", name, &limit_ms]);
         c
     };
     // The launcher and the check see only this: nothing of the grader's own environment.

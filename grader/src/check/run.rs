@@ -191,7 +191,14 @@ pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -
             )
         }
     };
-    let command = match record::command(job.harness, &info.name, scratch.path(), &channel, budget) {
+    let command = match record::command(
+        job.harness,
+        &info.name,
+        timeout,
+        scratch.path(),
+        &channel,
+        budget,
+    ) {
         Ok(c) => c,
         Err(e) => {
             return crash(
@@ -256,29 +263,21 @@ pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -
     }
 
     if finished.timed_out {
-        let observed = format!(
-            "the check `{}` did not finish within {} s: deadlock or infinite loop?",
-            info.name,
-            timeout.as_secs()
-        );
-        let why = match &panic_line {
-            Some(p) if grader_harness::bounded::is_todo(p) => format!("Something it waits for is not implemented yet: {p}"),
-            Some(p) => format!("A thread panicked ({p}) and something then waited forever for it. Otherwise: threads that all wait for each other (a deadlock), a wakeup that never comes (a missing notify, or `if` where `while` belongs), or a loop that never ends."),
-            None => "Threads that all wait for each other (a deadlock), a wakeup that never comes (a missing notify, or `if` where `while` belongs), or a loop that never ends.".to_string(),
-        };
-        return CheckRun {
-            name: info.name.clone(),
-            kind: info.kind,
-            status: Status::Timeout,
-            finding: Some(
-                Finding::new("the check finishes in time")
-                    .observed(observed)
-                    .why(why)
-                    .fix("Find what each thread is waiting for when it hangs: every wait needs a matching notify after the state changes, and every lock must be released before waiting for another thread."),
-            ),
-            duration: finished.elapsed,
+        // The tree is gone: what the harness said about its threads just before the limit.
+        let blocked = channel
+            .finish()
+            .record
+            .filter(|r| r.at_limit && r.name == info.name)
+            .and_then(|r| r.finding)
+            .map(|f| f.blocked);
+        return timed_out(
+            info,
+            timeout,
+            panic_line.as_deref(),
+            blocked,
+            finished.elapsed,
             output,
-        };
+        );
     }
     if let Some(reason) = &finished.killed_for {
         let observed = format!("the check `{}` was stopped: {reason}", info.name);
@@ -328,7 +327,8 @@ pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -
             finished.elapsed,
         );
     }
-    let record: Option<RunRecord> = received.record;
+    // An at-limit record left last by a check that did not reach its limit is no result.
+    let record: Option<RunRecord> = received.record.filter(|r| !r.at_limit);
     match record {
         Some(record) if record.name == info.name => CheckRun {
             name: info.name.clone(),
@@ -347,6 +347,52 @@ pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -
             output,
             finished.elapsed,
         ),
+    }
+}
+
+/// A check killed at its time limit. `blocked`: where its threads were just before (`None`: the
+/// harness could not say; empty: none was blocked in the shim).
+fn timed_out(
+    info: &CheckInfo,
+    timeout: Duration,
+    panic_line: Option<&str>,
+    blocked: Option<Vec<grader_harness::protocol::Blocked>>,
+    elapsed: Duration,
+    output: String,
+) -> CheckRun {
+    let observed = format!(
+        "the check `{}` did not finish within {} s: deadlock or infinite loop?",
+        info.name,
+        timeout.as_secs()
+    );
+    let stuck = blocked
+        .as_ref()
+        .is_some_and(|b| b.iter().any(|b| !b.call.is_empty()));
+    let why = match panic_line {
+        Some(p) if grader_harness::bounded::is_todo(p) => format!("Something it waits for is not implemented yet: {p}"),
+        Some(p) => format!("A thread panicked ({p}) and something then waited forever for it. Otherwise: threads that all wait for each other (a deadlock), a wakeup that never comes (a missing notify, or `if` where `while` belongs), or a loop that never ends."),
+        // Where the threads were says which of the two it is.
+        None if stuck => "Just before the limit, the threads listed under `blocked` were still waiting there, while the others (not listed) kept running: a thread that spins or loops while the ones it should wake wait, or waits that time out and start again without the state they wait for ever changing.".to_string(),
+        None if blocked.is_some() => "Just before the limit, no thread of the code was blocked in a lock, a wait or a join: they were all running. A loop that never ends (a condition that never becomes false, a retry without end, spinning on a flag nobody sets), or work far slower than it should be.".to_string(),
+        None => "Threads that all wait for each other (a deadlock), a wakeup that never comes (a missing notify, or `if` where `while` belongs), or a loop that never ends.".to_string(),
+    };
+    let fix = match (panic_line, &blocked) {
+        (None, Some(_)) if stuck => "Find what the threads not listed were doing meanwhile (the one that holds the lock the others wait for, or the one that should notify them): a loop that keeps a lock held, or spins on a flag, keeps everyone else waiting. Release locks before long or unbounded work, and wait on a Condvar instead of spinning.",
+        (None, Some(_)) => "Find the loop that never ends: what should make its condition false, and does any thread ever do it? Waiting for another thread belongs in a Condvar wait or a join, not in a loop that polls.",
+        _ => "Find what each thread is waiting for when it hangs: every wait needs a matching notify after the state changes, and every lock must be released before waiting for another thread.",
+    };
+    let mut finding = Finding::new("the check finishes in time")
+        .observed(observed)
+        .why(why)
+        .fix(fix);
+    finding.blocked = blocked.unwrap_or_default();
+    CheckRun {
+        name: info.name.clone(),
+        kind: info.kind,
+        status: Status::Timeout,
+        finding: Some(finding),
+        duration: elapsed,
+        output,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The learner's side of the grader: where am I, what next, hints, moving on, starting over.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 use anyhow::Result;
@@ -37,8 +37,14 @@ pub fn status_text(record: &Record) -> String {
     }
 }
 
-/// The lessons with their status, the current one marked.
-pub fn print_lessons(out: &mut dyn Write, kit: &Kit, progress: &Progress) -> Result<()> {
+/// The lessons with their status, the current one marked. `cut_titles`: on a terminal, long titles
+/// are cut to keep one line per lesson; a file or a pipe gets them whole.
+pub fn print_lessons(
+    out: &mut dyn Write,
+    kit: &Kit,
+    progress: &Progress,
+    cut_titles: bool,
+) -> Result<()> {
     let current = progress.current(&kit.curriculum).map(|l| l.number);
     let slug_width = kit
         .curriculum
@@ -56,7 +62,7 @@ pub fn print_lessons(out: &mut dyn Write, kit: &Kit, progress: &Progress) -> Res
         } else {
             (DIM, " ")
         };
-        let title: String = if lesson.title.chars().count() > 44 {
+        let title: String = if cut_titles && lesson.title.chars().count() > 44 {
             let cut: String = lesson.title.chars().take(43).collect();
             format!("{cut}…")
         } else {
@@ -88,7 +94,7 @@ pub fn status(out: &mut dyn Write, kit: &Kit) -> Result<()> {
         "Progress: {bar}  {passed} of {} lessons passed\n",
         lessons.len()
     )?;
-    print_lessons(out, kit, &progress)?;
+    print_lessons(out, kit, &progress, std::io::stdout().is_terminal())?;
     writeln!(out)?;
     match progress.current(&kit.curriculum) {
         None => {
@@ -188,68 +194,55 @@ pub fn after_check(
     Ok(())
 }
 
-/// `grader next`: moves on to the lesson after the one the learner is on, passed or not.
+/// `grader next`: moves on from the lesson the learner is on (the one `grader` names, the first not
+/// passed) to the next one not passed, passed or not.
 pub fn next(out: &mut dyn Write, kit: &Kit) -> Result<bool> {
     let mut progress = Progress::load(kit);
-    if progress.current(&kit.curriculum).is_none() {
+    // The lesson `grader` and a passing check say the learner is on, not the stored one: right
+    // after passing 02 they are on 03, and `next` leaves 03.
+    let Some(on) = progress.current(&kit.curriculum) else {
         writeln!(
             out,
             "You have passed every lesson: there is nothing left to move on to."
         )?;
         return Ok(true);
-    }
-    let Some(on) = progress
-        .on(&kit.curriculum)
-        .or(kit.curriculum.lessons.first())
-    else {
-        return Ok(false);
     };
-    let Some(following) = progress::lesson_after(&kit.curriculum, on) else {
+    let Some(following) = progress.open_after(&kit.curriculum, on) else {
         writeln!(
             out,
-            "Lesson {:02} · {} is the last lesson: there is no lesson after it.",
+            "Lesson {:02} · {} is the only lesson not passed yet: there is no other to move on to.",
             on.number, on.title
         )?;
-        let open: Vec<String> = kit
-            .curriculum
-            .lessons
-            .iter()
-            .filter(|l| !progress.passed(l))
-            .map(|l| format!("{:02}", l.number))
-            .collect();
-        if !open.is_empty() {
-            writeln!(
-                out,
-                "Lessons not passed yet: {} (`grader check NN`).",
-                open.join(", ")
-            )?;
-        }
         return Ok(false);
     };
     let record = progress.record(on);
-    if !record.passed {
-        writeln!(
-            out,
-            "Leaving lesson {:02} for now ({}): come back any time with `grader check {:02}`.",
-            on.number,
-            status_text(&record),
-            on.number
-        )?;
-    }
+    writeln!(
+        out,
+        "Leaving lesson {:02} for now ({}): come back any time with `grader check {:02}`.",
+        on.number,
+        status_text(&record),
+        on.number
+    )?;
     progress.current = Some(following.dir_name());
     progress.save(kit);
-    let lesson = progress.current(&kit.curriculum).unwrap_or(following);
     writeln!(
         out,
         "Now on lesson {HERE}{:02} · {}{HERE:#}",
-        lesson.number, lesson.title
+        following.number, following.title
     )?;
-    next_steps(out, kit, lesson, &progress.record(lesson))?;
+    next_steps(out, kit, following, &progress.record(following))?;
     Ok(true)
 }
 
-/// `grader hint`: the next hint (remembered), or all of them.
-pub fn hint(out: &mut dyn Write, kit: &Kit, lesson: &Lesson, all: bool) -> Result<()> {
+/// What `grader hint` shows: the next hint, a given one (a failure names it: `grader hint 01 3`), or all.
+pub enum Which {
+    Next,
+    Number(usize),
+    All,
+}
+
+/// `grader hint`: the next hint (remembered), hint N, or all of them.
+pub fn hint(out: &mut dyn Write, kit: &Kit, lesson: &Lesson, which: Which) -> Result<()> {
     let mut progress = Progress::load(kit);
     let total = lesson.hints.len();
     if total == 0 {
@@ -260,7 +253,30 @@ pub fn hint(out: &mut dyn Write, kit: &Kit, lesson: &Lesson, all: bool) -> Resul
         )?;
         return Ok(());
     }
-    if all {
+    if let Which::Number(n) = which {
+        if n == 0 || n > total {
+            anyhow::bail!(
+                "lesson {:02} has {total} hint{}: ask for one of 1 to {total} (`grader hint {:02} {total}`)",
+                lesson.number,
+                if total == 1 { "" } else { "s" },
+                lesson.number
+            );
+        }
+        progress.hint_shown(lesson, n);
+        progress.save(kit);
+        print_hint(out, lesson, n)?;
+        if n < total {
+            writeln!(
+                out,
+                "\n{DIM}The next one: `grader hint {:02} {}`. All of them: `grader hint {:02} --all`.{DIM:#}",
+                lesson.number,
+                n + 1,
+                lesson.number
+            )?;
+        }
+        return Ok(());
+    }
+    if let Which::All = which {
         writeln!(
             out,
             "Hints for lesson {} · {}",

@@ -158,6 +158,21 @@ impl Progress {
             .find(|l| !self.passed(l))
     }
 
+    /// The lesson to go to after `lesson`: the first one not passed after it, else the first one not
+    /// passed before it (a lesson skipped earlier). `None`: every other lesson is passed.
+    pub fn open_after<'c>(
+        &self,
+        curriculum: &'c Curriculum,
+        lesson: &Lesson,
+    ) -> Option<&'c Lesson> {
+        let lessons = &curriculum.lessons;
+        let at = lessons.iter().position(|l| l.number == lesson.number)?;
+        lessons[at + 1..]
+            .iter()
+            .chain(&lessons[..at])
+            .find(|l| !self.passed(l))
+    }
+
     /// The lesson the learner is on: the one `grader next` moved to, or the furthest one checked.
     pub fn on<'c>(&self, curriculum: &'c Curriculum) -> Option<&'c Lesson> {
         let name = self.current.as_ref()?;
@@ -195,6 +210,21 @@ impl Progress {
         Recorded { first_pass }
     }
 
+    /// A check of only some kinds (`--kind`): it counts as an attempt, but its score (of the checks
+    /// that ran) is not comparable with a whole check's, so it neither sets the best score nor passes.
+    pub fn record_attempt(&mut self, lesson: &Lesson) {
+        let entry = self.lessons.entry(lesson.dir_name()).or_default();
+        entry.attempts += 1;
+        entry.last_checked = now();
+    }
+
+    /// Hint `n` (1-based) was shown: the next `grader hint` shows the one after it, unless a later
+    /// one was shown already.
+    pub fn hint_shown(&mut self, lesson: &Lesson, n: usize) {
+        let entry = self.lessons.entry(lesson.dir_name()).or_default();
+        entry.hints_shown = entry.hints_shown.max(n.min(lesson.hints.len()));
+    }
+
     /// The next hint of a lesson (1-based) and remembers it was shown; the last one again once all
     /// were shown. `None`: the lesson has no hints.
     pub fn next_hint(&mut self, lesson: &Lesson) -> Option<usize> {
@@ -210,15 +240,6 @@ impl Progress {
         let entry = self.lessons.entry(lesson.dir_name()).or_default();
         entry.hints_shown = lesson.hints.len();
     }
-}
-
-/// The lesson after `lesson` in the curriculum, if any.
-pub fn lesson_after<'c>(curriculum: &'c Curriculum, lesson: &Lesson) -> Option<&'c Lesson> {
-    let i = curriculum
-        .lessons
-        .iter()
-        .position(|l| l.number == lesson.number)?;
-    curriculum.lessons.get(i + 1)
 }
 
 pub fn now() -> String {
@@ -289,6 +310,43 @@ unit = {{ works = 2 }}
         assert!(!p.record_result(l, true, 2, 2).first_pass);
         let r = p.record(l);
         assert_eq!((r.score, r.max, r.attempts, r.passed), (2, 2, 4, true));
+    }
+
+    #[test]
+    fn the_lesson_after_one_is_the_next_not_passed_then_one_skipped_before() {
+        let c = course(4);
+        let mut p = Progress::default();
+        assert_eq!(p.open_after(&c, &c.lessons[0]).unwrap().number, 2);
+        p.record_result(&c.lessons[1], true, 2, 2);
+        assert_eq!(p.open_after(&c, &c.lessons[0]).unwrap().number, 3);
+        // From the last lesson: the first one not passed, before it.
+        assert_eq!(p.open_after(&c, &c.lessons[3]).unwrap().number, 1);
+        for l in &c.lessons[..3] {
+            p.record_result(l, true, 2, 2);
+        }
+        assert!(p.open_after(&c, &c.lessons[3]).is_none());
+    }
+
+    #[test]
+    fn an_attempt_of_some_kinds_counts_but_sets_no_score() {
+        let c = course(1);
+        let l = &c.lessons[0];
+        let mut p = Progress::default();
+        p.record_attempt(l);
+        let r = p.record(l);
+        assert_eq!((r.attempts, r.score, r.passed), (1, 0, false));
+        assert!(!r.last_checked.is_empty() && r.when.is_empty());
+    }
+
+    #[test]
+    fn the_time_shown_for_a_pass_is_the_first_pass_not_an_earlier_attempt_at_that_score() {
+        let c = course(1);
+        let l = &c.lessons[0];
+        let mut p = Progress::default();
+        p.record_result(l, false, 2, 2);
+        p.lessons.get_mut(&l.dir_name()).unwrap().when = "buggy".into();
+        p.record_result(l, true, 2, 2);
+        assert_ne!(p.record(l).when, "buggy");
     }
 
     #[test]

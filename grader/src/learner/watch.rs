@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use crate::curriculum::Lesson;
 use crate::kit::Kit;
 use crate::learner::journey;
 use crate::learner::live::{self, Live};
-use crate::learner::progress::{self, Progress};
+use crate::learner::progress::Progress;
 use crate::report::finding::HintWords;
 use crate::report::{human, CheckReport, Report};
 
@@ -66,7 +67,10 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
     let mut out = anstream::stdout();
     let mut lesson: &Lesson = match &opts.lesson {
         Some(name) => kit.curriculum.find(name)?,
-        None => match Progress::load(kit).current(&kit.curriculum) {
+        None => match kit
+            .lesson_here()
+            .or_else(|| Progress::load(kit).current(&kit.curriculum))
+        {
             Some(lesson) => lesson,
             None => {
                 writeln!(
@@ -103,8 +107,15 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
                 let seen = fingerprint(&snapshot);
                 runs += 1;
                 ui.checking(&mut out, kit, lesson, runs)?;
+                CHECKING.store(true, Ordering::SeqCst);
                 let outcome =
                     snapshot.and_then(|target| check(kit, lesson, &target, &opts.options, ui.tty));
+                CHECKING.store(false, Ordering::SeqCst);
+                if QUIT.load(Ordering::SeqCst) {
+                    // `q` during the check: what was in flight was killed, its report means nothing.
+                    writeln!(out, "Stopped watching (the check in flight was stopped).")?;
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let (report, first_pass) = match &outcome {
                     Ok(report) => {
                         let mut progress = Progress::load(kit);
@@ -158,7 +169,7 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
                                 return Ok(ExitCode::SUCCESS);
                             }
                             'r' | '\n' => break,
-                            'n' => match progress::lesson_after(&kit.curriculum, lesson) {
+                            'n' => match Progress::load(kit).open_after(&kit.curriculum, lesson) {
                                 Some(following) => {
                                     let mut progress = Progress::load(kit);
                                     progress.current = Some(following.dir_name());
@@ -168,7 +179,7 @@ pub fn watch(kit: &Kit, opts: WatchOptions) -> Result<ExitCode> {
                                 }
                                 None => {
                                     notes.lines = vec![format!(
-                                        "Lesson {:02} is the last lesson: there is no next one.",
+                                        "Every other lesson is passed: there is no lesson to move on to from {:02}.",
                                         lesson.number
                                     )];
                                     ui.draw(&mut out, &screen, &notes)?;
@@ -276,9 +287,23 @@ fn file_events(dir: &Path, tx: Sender<Msg>) -> Option<notify::RecommendedWatcher
     Some(watcher)
 }
 
+/// A check is in flight (the main thread is inside `check`).
+static CHECKING: AtomicBool = AtomicBool::new(false);
+/// `q` was pressed while a check was in flight: the watch ends once `check` returns.
+static QUIT: AtomicBool = AtomicBool::new(false);
+
 /// Keys: single keys on a terminal; lines otherwise (the first letter counts, an empty line is a
-/// re-check). Ends quietly at the end of input.
+/// re-check). Ends quietly at the end of input. A `q` during a check acts at once: the builds and
+/// checks in flight are killed (as Ctrl-C does), so the check returns within a moment, not at its
+/// end; other keys wait for the check to end.
 fn spawn_keys(tx: Sender<Msg>, single_keys: bool) {
+    let send = move |key: char| {
+        if key.eq_ignore_ascii_case(&'q') && CHECKING.load(Ordering::SeqCst) {
+            QUIT.store(true, Ordering::SeqCst);
+            crate::check::process::kill_running();
+        }
+        tx.send(Msg::Key(key)).is_ok()
+    };
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
         if single_keys {
@@ -290,7 +315,7 @@ fn spawn_keys(tx: Sender<Msg>, single_keys: bool) {
                 } else {
                     byte[0] as char
                 };
-                if tx.send(Msg::Key(key)).is_err() {
+                if !send(key) {
                     break;
                 }
             }
@@ -298,7 +323,7 @@ fn spawn_keys(tx: Sender<Msg>, single_keys: bool) {
             for line in stdin.lock().lines() {
                 let Ok(line) = line else { break };
                 let key = line.trim().chars().next().unwrap_or('\n');
-                if tx.send(Msg::Key(key)).is_err() {
+                if !send(key) {
                     break;
                 }
             }
@@ -375,7 +400,7 @@ impl Ui {
         }
         // The keys.
         let exercise = s.kit.display(&s.kit.path(&lesson.exercise));
-        let next = progress::lesson_after(&s.kit.curriculum, lesson);
+        let next = Progress::load(s.kit).open_after(&s.kit.curriculum, lesson);
         let passed = s.report.is_some_and(|r| r.passed);
         writeln!(out)?;
         if passed {
@@ -393,7 +418,7 @@ impl Ui {
                 )?,
                 None => writeln!(
                     out,
-                    "That was the last lesson: you have finished the course!"
+                    "{OK}Every lesson is passed: you have finished the course!{OK:#}"
                 )?,
             }
         }

@@ -41,11 +41,11 @@ impl Label {
 
 /// Where the hint a finding names is found, in a format's words.
 pub enum HintWords {
-    /// ``grader hint 01` (hint 2) is about this`: the terminal.
+    /// ``grader hint 01 2` is about this`: the terminal.
     Terminal,
-    /// `hint 2 is about this: press h, or `grader hint 01``: the watch screen.
+    /// `hint 2 is about this: press h, or `grader hint 01 2``: the watch screen.
     Watch,
-    /// ``grader hint 01`, hint 2`: files sent to the learner.
+    /// ``grader hint 01 2``: files sent to the learner.
     Plain,
 }
 
@@ -53,12 +53,12 @@ impl HintWords {
     pub fn text(&self, lesson_number: u32, hint: u32) -> String {
         match self {
             HintWords::Terminal => {
-                format!("`grader hint {lesson_number:02}` (hint {hint}) is about this")
+                format!("`grader hint {lesson_number:02} {hint}` is about this")
             }
             HintWords::Watch => {
-                format!("hint {hint} is about this: press h, or `grader hint {lesson_number:02}`")
+                format!("hint {hint} is about this: press h, or `grader hint {lesson_number:02} {hint}`")
             }
-            HintWords::Plain => format!("`grader hint {lesson_number:02}`, hint {hint}"),
+            HintWords::Plain => format!("`grader hint {lesson_number:02} {hint}`"),
         }
     }
 }
@@ -156,7 +156,7 @@ pub fn one_paragraph(f: &Finding, lesson_number: u32) -> String {
             }
             Label::Hint => {
                 let n = f.hint.unwrap_or_default();
-                let _ = write!(s, " (hint {n}: grader hint {lesson_number:02})");
+                let _ = write!(s, " (`grader hint {lesson_number:02} {n}`)");
             }
             Label::Detail => {}
             Label::Blocked => {

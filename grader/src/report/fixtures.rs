@@ -89,6 +89,29 @@ pub fn failure() -> Report {
     })
 }
 
+/// Two checks fail for one cause (the same why, try and hint), each with its own observation.
+pub fn same_cause() -> Report {
+    report("exercises/01-race-fix", Build::Ok, |plan| {
+        let observed = match plan.name.as_str() {
+            "counter_one_thread" => "two increments on one thread gave 1, not 2",
+            "counter_increments_8_threads" => {
+                "8 threads x 100 000 increments gave 498 562, not 800 000"
+            }
+            _ => return None,
+        };
+        Some(CheckRun {
+            finding: Some(
+                Finding::new("no increment is lost")
+                    .observed(observed)
+                    .why("`load` then `store` is two steps, and the store writes what the load saw plus one.")
+                    .fix("Use `fetch_add` on the atomic.")
+                    .hint(1),
+            ),
+            ..run(&plan.name, plan.kind, Status::Fail, 40)
+        })
+    })
+}
+
 /// A unit check times out, having printed a panic first.
 pub fn timeout() -> Report {
     report("exercises/01-race-fix", Build::Ok, |plan| {
@@ -269,6 +292,7 @@ pub fn all() -> Vec<(&'static str, Report)> {
         ("fail_fast", fail_fast()),
         ("model_failure", model_failure()),
         ("deadlock", deadlock()),
+        ("same_cause", same_cause()),
     ]
 }
 

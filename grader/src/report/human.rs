@@ -60,13 +60,51 @@ pub fn report(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
             )?;
         }
     }
+    // Failures that share their why and try (eight stress checks of one lost update) are shown
+    // together: what each observed, then the why and try once, naming the checks they explain.
+    let mut groups: Vec<Vec<&CheckReport>> = Vec::new();
     for c in report.checks.iter().filter(|c| c.needs_explaining()) {
-        if c.finding.is_none() {
-            continue;
+        let Some(f) = &c.finding else { continue };
+        let same = |g: &Vec<&CheckReport>| {
+            !f.why.is_empty()
+                && g[0]
+                    .finding
+                    .as_ref()
+                    .is_some_and(|o| (&o.why, &o.fix, o.hint) == (&f.why, &f.fix, f.hint))
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(c),
+            None => groups.push(vec![c]),
         }
-        let (style, sym) = mark(c.status);
-        writeln!(out, "\n{style}{sym} {} · {}{style:#}", c.kind, c.name)?;
-        explain(out, c, number, &HintWords::Terminal, 12)?;
+    }
+    for group in groups {
+        let parts = if group.len() == 1 {
+            Parts::All
+        } else {
+            Parts::Facts
+        };
+        for c in &group {
+            let (style, sym) = mark(c.status);
+            writeln!(out, "\n{style}{sym} {} · {}{style:#}", c.kind, c.name)?;
+            explain_parts(out, c, number, &HintWords::Terminal, 12, parts)?;
+        }
+        if group.len() > 1 {
+            let names: Vec<&str> = group.iter().map(|c| c.name.as_str()).collect();
+            writeln!(
+                out,
+                "\n  {DIM}why and try, for the {} checks above ({}):{DIM:#}",
+                group.len(),
+                names.join(", ")
+            )?;
+            explain_parts(
+                out,
+                group[0],
+                number,
+                &HintWords::Terminal,
+                0,
+                Parts::Advice,
+            )?;
+        }
     }
     let not_run = report.skipped_by_fail_fast();
     if not_run > 0 {
@@ -110,8 +148,36 @@ pub fn explain(
     hint: &HintWords,
     output_lines: usize,
 ) -> std::io::Result<()> {
+    explain_parts(out, c, lesson_number, hint, output_lines, Parts::All)
+}
+
+/// Which fields of a finding [`explain_parts`] shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    All,
+    /// What this check saw: all but why, try and hint (and its timeline and output).
+    Facts,
+    /// Why, try and hint only.
+    Advice,
+}
+
+fn explain_parts(
+    out: &mut dyn Write,
+    c: &CheckReport,
+    lesson_number: u32,
+    hint: &HintWords,
+    output_lines: usize,
+    parts: Parts,
+) -> std::io::Result<()> {
+    use finding::Label;
+    let advice = |label| matches!(label, Label::Why | Label::Try | Label::Hint);
     if let Some(f) = &c.finding {
         for (label, text) in finding::fields(f, lesson_number, hint) {
+            match parts {
+                Parts::Facts if advice(label) => continue,
+                Parts::Advice if !advice(label) => continue,
+                _ => {}
+            }
             if label == finding::Label::Blocked {
                 // One paragraph per group of threads.
                 for (i, line) in text.lines().enumerate() {
@@ -121,7 +187,7 @@ pub fn explain(
                 field(out, label.as_str(), &text)?;
             }
         }
-        if let Some(trace) = &f.trace {
+        if let Some(trace) = f.trace.as_ref().filter(|_| parts != Parts::Advice) {
             writeln!(
                 out,
                 "  {DIM}timeline{DIM:#}  the interleaving that failed, one column per thread:"
@@ -132,7 +198,10 @@ pub fn explain(
             }
         }
     }
-    if let Some(lines) = c.output_tail(output_lines) {
+    if let Some(lines) = c
+        .output_tail(output_lines)
+        .filter(|_| parts != Parts::Advice)
+    {
         writeln!(out, "  {DIM}output (last lines):{DIM:#}")?;
         for line in lines {
             writeln!(out, "  {DIM}│ {line}{DIM:#}")?;
