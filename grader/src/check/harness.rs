@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::check::lint::{Found, Violation};
 use crate::check::process::{self, Limits};
+use crate::check::rustc_sandbox;
 use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
@@ -53,6 +55,10 @@ impl Mode {
 pub struct Built {
     pub harness: PathBuf,
     pub duration: Duration,
+    /// The resolved-path shim lint of the loom build (see `rustc_sandbox.rs`): every use of a std
+    /// primitive it found in the target's code; `None` where it did not run (the std build, no
+    /// clippy-driver, no wrapper on this system).
+    pub shim_bypasses: Option<Vec<Violation>>,
 }
 
 /// Why a build failed, with the compiler's own words.
@@ -76,7 +82,7 @@ pub fn build(
     let mode_dir = kit.cache_dir().join(mode.dir());
     let gen = mode_dir.join(lesson.dir_name()).join(&target.key);
     let package = harness_package_name(lesson, &target.key);
-    generate(kit, lesson, target, &gen, &package)?;
+    let lesson_crate = generate(kit, lesson, target, &gen, &package)?;
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -97,7 +103,50 @@ pub fn build(
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("CARGO_INCREMENTAL")
         .env_remove("CARGO_PROFILE_RELEASE_DEBUG")
-        .env("CARGO_TERM_COLOR", if color { "always" } else { "never" });
+        .env("CARGO_TERM_COLOR", if color { "always" } else { "never" })
+        // A wrapper of the grader's environment (sccache, say) would run the grader's own.
+        .env_remove("RUSTC_WRAPPER");
+    let linted = mode == Mode::Loom && rustc_sandbox::supported();
+    if rustc_sandbox::supported() {
+        let gen = std::path::absolute(&gen)?;
+        let checks = kit.checks_file(lesson);
+        let mut harness_reads = vec![gen.join("src")];
+        // The lesson's Rust files (checks.rs and the modules it includes), never its patches,
+        // which show the reference solution's lines.
+        if let Some(dir) = checks.parent() {
+            for entry in std::fs::read_dir(dir)?.flatten() {
+                if entry.path().extension().is_some_and(|e| e == "rs") {
+                    harness_reads.push(std::path::absolute(entry.path())?);
+                }
+            }
+        }
+        let clippy_conf = if linted {
+            let dir = std::path::absolute(kit.cache_dir().join("clippy"))?;
+            write_if_changed(
+                &dir.join("clippy.toml"),
+                rustc_sandbox::clippy_toml().as_bytes(),
+            )?;
+            // In cargo's environment too: clippy-driver records it as an input of the crate,
+            // and cargo would rebuild a crate whose recorded value differs from its own.
+            command.env("CLIPPY_CONF_DIR", &dir);
+            Some(dir)
+        } else {
+            None
+        };
+        let plan = rustc_sandbox::Plan {
+            lesson_crate: lesson_crate.replace('-', "_"),
+            lesson_dir: gen.join(target.crate_dir_name()),
+            harness_reads,
+            scratch: gen.join("tmp"),
+            clippy_conf,
+        };
+        command
+            .env(
+                "RUSTC_WORKSPACE_WRAPPER",
+                std::env::current_exe().context("cannot find the grader's own program")?,
+            )
+            .env(rustc_sandbox::PLAN_VAR, serde_json::to_string(&plan)?);
+    }
     let limits = Limits {
         timeout: BUILD_TIMEOUT,
         memory_bytes: None,
@@ -125,6 +174,8 @@ pub fn build(
     let mut executable = None;
     let mut crate_errors = Vec::new();
     let mut check_errors = Vec::new();
+    let mut bypasses = linted.then(Vec::new);
+    let marker = format!("/{}#", target.crate_dir_name());
     for line in String::from_utf8_lossy(&finished.stdout).lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -138,9 +189,23 @@ pub fn build(
                     executable = Some(PathBuf::from(exe));
                 }
             }
+            Some("compiler-message")
+                if message["message"]["level"] == "warning"
+                    && message["package_id"]
+                        .as_str()
+                        .is_some_and(|id| id.contains(&marker)) =>
+            {
+                let text = message["message"]["message"].as_str().unwrap_or_default();
+                if text == rustc_sandbox::NO_CLIPPY {
+                    bypasses = None;
+                } else if let (Some(found), Some(v)) =
+                    (bypasses.as_mut(), shim_bypass(&message["message"], target))
+                {
+                    found.push(v);
+                }
+            }
             Some("compiler-message") if message["message"]["level"] == "error" => {
                 let rendered = message["message"]["rendered"].as_str().unwrap_or_default();
-                let marker = format!("/{}#", target.crate_dir_name());
                 let from_lesson = message["package_id"]
                     .as_str()
                     .is_some_and(|id| id.contains(&marker));
@@ -159,6 +224,7 @@ pub fn build(
         return Ok(Ok(Built {
             harness,
             duration: started.elapsed(),
+            shim_bypasses: bypasses,
         }));
     }
     let stderr = String::from_utf8_lossy(&finished.stderr);
@@ -168,12 +234,21 @@ pub fn build(
         bail!("{}", old.message(kit_needs.as_deref()));
     }
     let failure = if !crate_errors.is_empty() {
+        // `include_str!` and friends see the crate's own `.rs` files only (see target.rs and
+        // rustc_sandbox.rs): say so, since the compiler's "No such file" or "Permission denied"
+        // alone would send the learner looking at their folder.
+        let unreadable = crate_errors.iter().any(|e| e.contains("couldn't read"));
         BuildFailure {
             summary: format!(
-                "{} does not compile{}",
+                "{} does not compile{}{}",
                 target.label,
                 if mode == Mode::Loom {
                     " under --cfg loom (the model checks' build)"
+                } else {
+                    ""
+                },
+                if unreadable {
+                    ": the compiler reads only the .rs files of your src/ (no .txt or .md file is built, and nothing outside src/ is readable during the build)"
                 } else {
                     ""
                 }
@@ -197,8 +272,41 @@ pub fn build(
     Ok(Err(failure))
 }
 
-/// Writes the harness crate for `target`, touching only files whose content changed.
-fn generate(kit: &Kit, lesson: &Lesson, target: &Target, gen: &Path, package: &str) -> Result<()> {
+/// A finding of the resolved-path lint in the lesson crate, unless it is in the kit's shim (which
+/// wraps std's own types on purpose, and which the grader always writes itself).
+fn shim_bypass(message: &serde_json::Value, target: &Target) -> Option<Violation> {
+    let code = message["code"]["code"].as_str()?;
+    if !rustc_sandbox::SHIM_LINTS.contains(&code) {
+        return None;
+    }
+    let span = message["spans"]
+        .as_array()?
+        .iter()
+        .find(|s| s["is_primary"] == true)?;
+    let file = span["file_name"].as_str()?;
+    if file == format!("{}/src/sync.rs", target.crate_dir_name()) {
+        return None;
+    }
+    // "use of a disallowed type `std::sync::Mutex`": the path is what the lint names.
+    let text = message["message"].as_str()?;
+    let path = text.split('`').nth(1).unwrap_or(text).to_string();
+    Some(Violation {
+        file: target.show_paths(file),
+        line: span["line_start"].as_u64().unwrap_or(0) as usize,
+        path,
+        found: Found::ByCompiler,
+    })
+}
+
+/// Writes the harness crate for `target`, touching only files whose content changed; returns the
+/// lesson crate's package name.
+fn generate(
+    kit: &Kit,
+    lesson: &Lesson,
+    target: &Target,
+    gen: &Path,
+    package: &str,
+) -> Result<String> {
     let crate_dir = gen.join(target.crate_dir_name());
     let lesson_src = crate_dir.join("src");
     std::fs::create_dir_all(&lesson_src)
@@ -310,7 +418,7 @@ unexpected_cfgs = {{ level = "allow" }}
             std::fs::write(&lock, kit_lock)?;
         }
     }
-    Ok(())
+    Ok(package_name)
 }
 
 /// Sets `[lints.rust] unsafe_code = "forbid"` in a lesson crate's manifest.

@@ -1,9 +1,16 @@
 //! The `lint` kind: the lesson code reaches its primitives through `crate::sync`.
 //!
 //! The model checker only sees what goes through the shim: a `std::sync::Mutex` is invisible to it,
-//! and a model check over such code would pass without checking anything. This reads the target's
-//! sources as Rust tokens (so comments and strings don't count) and reports every path into
-//! `std::sync`, `std::thread` and friends, including inside `use` groups and macro calls.
+//! and a model check over such code would pass without checking anything. The lint has two passes:
+//!
+//! - this module's, the fast first one, before any build: it reads the target's sources as Rust
+//!   tokens (so comments and strings don't count) and reports every path into `std::sync`,
+//!   `std::thread` and friends, including inside `use` groups and macro calls, and every use of
+//!   the name `loom` (`cfg(loom)`, `cfg!(loom)`, a macro handed `loom`): code that exists only in
+//!   the model checks' build would have the model checker check other code than the rest;
+//! - the compiler's, on the `--cfg loom` build (clippy's `disallowed_types`/`disallowed_methods`,
+//!   see `rustc_sandbox.rs`): it sees resolved paths, so a macro handed `std`, `extern crate std
+//!   as s`, a raw identifier `r#std` or `use ::core::...` can't hide a primitive from it.
 
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 
@@ -35,7 +42,20 @@ const HARMLESS: [&str; 7] = [
 pub struct Violation {
     pub file: String,
     pub line: usize,
+    /// What is used: `std::sync::Mutex`, or `loom`.
     pub path: String,
+    pub found: Found,
+}
+
+/// Which pass found a violation, and so what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A path written out in the source.
+    ByTokens,
+    /// A path the compiler resolved (through a macro, a renamed crate, an alias).
+    ByCompiler,
+    /// The name `loom`: code for one build only, or loom itself.
+    LoomName,
 }
 
 /// Every direct use of a primitive in the target's sources, except the shim itself.
@@ -92,11 +112,22 @@ fn scan(stream: TokenStream, file: &str, found: &mut Vec<Violation>) {
                             file: file.to_string(),
                             line: root.span().start().line,
                             path,
+                            found: Found::ByTokens,
                         });
                     }
                 }
                 i = next.max(i + 1);
                 continue;
+            }
+            // The name `loom` anywhere else: `cfg(loom)`, `cfg_attr(loom, ...)`, `cfg!(loom)`, or
+            // a macro handed the name to build such a `cfg` (the token must be in the source).
+            if root_name == "loom" || root_name == "r#loom" {
+                found.push(Violation {
+                    file: file.to_string(),
+                    line: root.span().start().line,
+                    path: "loom".into(),
+                    found: Found::LoomName,
+                });
             }
         }
         i += 1;
@@ -191,6 +222,27 @@ mod tests {
         );
         assert_eq!(paths("use parking_lot::Mutex;"), ["parking_lot::Mutex"]);
         assert_eq!(paths("use std::sync::*;"), ["std::sync::*"]);
+    }
+
+    #[test]
+    fn finds_the_name_loom_in_cfgs_and_macro_arguments() {
+        for src in [
+            "#[cfg(loom)] fn f() {}",
+            "#![cfg_attr(not(loom), allow(dead_code))]",
+            "fn f() -> bool { cfg!(r#loom) }",
+            "macro_rules! c { ($x:ident) => { #[cfg($x)] fn f() {} } } c!(loom);",
+        ] {
+            let mut found = Vec::new();
+            scan(src.parse().unwrap(), "lib.rs", &mut found);
+            assert_eq!(found.len(), 1, "{src}: {found:?}");
+            assert_eq!(
+                (found[0].found, found[0].path.as_str()),
+                (Found::LoomName, "loom")
+            );
+        }
+        // `loom::` is a path into a crate the shim replaces: reported once, as that.
+        assert_eq!(paths("use loom::sync::Mutex;"), ["loom::sync::Mutex"]);
+        assert!(paths("// cfg(loom)\nfn f() -> &'static str { \"loom\" }").is_empty());
     }
 
     #[test]

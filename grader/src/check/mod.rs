@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod process;
 pub mod record;
 pub mod run;
+pub mod rustc_sandbox;
 pub mod sandbox;
 pub mod target;
 pub mod toolchain;

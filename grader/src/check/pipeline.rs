@@ -78,12 +78,20 @@ pub fn evaluate(
         .collect();
     let mut runs: HashMap<String, CheckRun> = HashMap::new();
 
-    // Lint first: it needs no build, and when it fails the model checks would prove nothing.
+    // Lint first: its token pass needs no build, and when it fails the model checks would prove
+    // nothing. Its resolved-path pass is the loom build's (see rustc_sandbox.rs): a lint that the
+    // token pass found clean is settled once that build is done.
     let mut shim_bypassed = false;
+    let resolved_pass = crate::check::rustc_sandbox::supported();
+    let mut lint_pending: Option<&PlannedCheck> = None;
     for check in planned.iter().filter(|c| c.kind == Kind::Lint) {
         let run = if check.name == SHIM_LINT {
             let found = lint::lint(target);
             shim_bypassed = !found.is_empty();
+            if !shim_bypassed && resolved_pass {
+                lint_pending = Some(check);
+                continue;
+            }
             shim_lint_run(&check.name, &found)
         } else {
             CheckRun::skipped(
@@ -99,33 +107,8 @@ pub fn evaluate(
         on_event(Event::Finished(&run));
         runs.insert(check.name.clone(), run);
     }
-    if shim_bypassed && options.fail_fast {
-        let rest: Vec<&PlannedCheck> = planned
-            .iter()
-            .filter(|c| !runs.contains_key(&c.name))
-            .collect();
-        for check in rest {
-            let run = CheckRun::skipped(
-                &check.name,
-                check.kind,
-                Skip::FailFast,
-                Skip::fail_fast_finding(),
-            );
-            runs.insert(check.name.clone(), run);
-        }
-    }
     if shim_bypassed {
-        for check in planned.iter().filter(|c| c.kind == Kind::Model) {
-            let run = CheckRun::skipped(
-                &check.name,
-                Kind::Model,
-                Skip::ShimBypassed,
-                Finding::new("the model checker can see the code's synchronization")
-                    .observed("not run: the code uses std's primitives directly (see the lint check), and loom can't see those, so this check could only pass without checking anything")
-                    .fix("Reach every primitive through crate::sync, then check again."),
-            );
-            runs.insert(check.name.clone(), run);
-        }
+        skip_for_bypass(&planned, &mut runs, options.fail_fast);
     }
 
     // Build what the remaining checks need: std and loom builds use separate target dirs, so they
@@ -136,7 +119,7 @@ pub fn evaluate(
                 && matches!(
                     (mode, c.kind),
                     (Mode::Std, Kind::Unit | Kind::Stress | Kind::Timing)
-                        | (Mode::Loom, Kind::Model)
+                        | (Mode::Loom, Kind::Model | Kind::Lint)
                 )
         })
     };
@@ -167,9 +150,13 @@ pub fn evaluate(
     // under test.
     let declared = declared::read(&kit.checks_file(lesson))?;
     let mut harnesses: Vec<(Mode, Built)> = Vec::new();
+    let mut resolved: Option<Vec<lint::Violation>> = None;
     for (mode, result) in builds {
         match result? {
-            Ok(built) => {
+            Ok(mut built) => {
+                if let Some(found) = built.shim_bypasses.take() {
+                    resolved = Some(found);
+                }
                 on_event(Event::Built {
                     mode,
                     seconds: built.duration.as_secs_f64(),
@@ -185,6 +172,27 @@ pub fn evaluate(
                 });
                 build_failures.push((mode, failure));
             }
+        }
+    }
+
+    if let Some(check) = lint_pending {
+        let found = resolved.clone().unwrap_or_default();
+        let mut run = shim_lint_run(&check.name, &found);
+        if resolved.is_none() {
+            // No resolved-path pass: no clippy-driver, or the loom build failed before it.
+            run.output = format!(
+                "only the token pass ran: the resolved-path pass is part of the loom build, which {}\n",
+                if build_failures.iter().any(|(m, _)| *m == Mode::Loom) {
+                    "did not compile"
+                } else {
+                    "had no clippy-driver (`rustup component add clippy`)"
+                }
+            );
+        }
+        on_event(Event::Finished(&run));
+        runs.insert(check.name.clone(), run);
+        if !found.is_empty() {
+            skip_for_bypass(&planned, &mut runs, options.fail_fast);
         }
     }
 
@@ -309,14 +317,67 @@ pub fn evaluate(
     Ok(report)
 }
 
+/// The shim lint failed: the model checks could only pass without checking anything, so they are
+/// skipped; with `--fail-fast`, so is everything else not settled yet.
+fn skip_for_bypass(
+    planned: &[PlannedCheck],
+    runs: &mut HashMap<String, CheckRun>,
+    fail_fast: bool,
+) {
+    for check in planned {
+        if runs.contains_key(&check.name) {
+            continue;
+        }
+        let run = if check.kind == Kind::Model {
+            CheckRun::skipped(
+                &check.name,
+                Kind::Model,
+                Skip::ShimBypassed,
+                Finding::new("the model checker can see the code's synchronization")
+                    .observed("not run: the code uses std's primitives directly (see the lint check), and loom can't see those, so this check could only pass without checking anything")
+                    .fix("Reach every primitive through crate::sync, then check again."),
+            )
+        } else if fail_fast {
+            CheckRun::skipped(
+                &check.name,
+                check.kind,
+                Skip::FailFast,
+                Skip::fail_fast_finding(),
+            )
+        } else {
+            continue;
+        };
+        runs.insert(check.name.clone(), run);
+    }
+}
+
 fn shim_lint_run(name: &str, found: &[lint::Violation]) -> CheckRun {
+    use lint::Found;
     let finding = (!found.is_empty()).then(|| {
-        let places: Vec<String> = found.iter().take(8).map(|v| format!("{}:{} uses `{}`", v.file, v.line, v.path)).collect();
-        let more = if found.len() > 8 { format!(" (and {} more)", found.len() - 8) } else { String::new() };
+        let places: Vec<String> = found
+            .iter()
+            .take(8)
+            .map(|v| format!("{}:{} uses `{}`", v.file, v.line, v.path))
+            .collect();
+        let more = if found.len() > 8 {
+            format!(" (and {} more)", found.len() - 8)
+        } else {
+            String::new()
+        };
+        let has = |how: Found| found.iter().any(|v| v.found == how);
+        let mut why = String::from("The model checker (loom) only sees primitives that come through the kit's shim in src/sync.rs. Code that uses std::sync or std::thread directly is invisible to it, so the model checks would pass without checking anything.");
+        let mut fix = String::from("Import from the shim instead: `use crate::sync::{Arc, Mutex};`, `use crate::sync::atomic::AtomicU64;`, `crate::sync::thread::spawn`.");
+        if has(Found::ByCompiler) {
+            why.push_str(" The compiler found these after resolving names, so reaching std through a macro, a renamed crate (`extern crate std as s`), a raw identifier or an alias does not hide them.");
+        }
+        if has(Found::LoomName) {
+            why.push_str(" The name `loom` belongs to the shim: code under `cfg(loom)` (or `cfg!(loom)`) exists in the model checks' build only, so the model checker would check other code than the unit, stress and timing checks run.");
+            fix.push_str(" Remove every `cfg(loom)`: the shim already switches to loom's types, and your code should be the same in both builds.");
+        }
         Finding::new("the lesson code reaches its primitives through crate::sync")
             .observed(format!("{}{more}", places.join("; ")))
-            .why("The model checker (loom) only sees primitives that come through the kit's shim in src/sync.rs. Code that uses std::sync or std::thread directly is invisible to it, so the model checks would pass without checking anything.")
-            .fix("Import from the shim instead: `use crate::sync::{Arc, Mutex};`, `use crate::sync::atomic::AtomicU64;`, `crate::sync::thread::spawn`.")
+            .why(why)
+            .fix(fix)
     });
     CheckRun {
         name: name.into(),

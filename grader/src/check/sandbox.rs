@@ -265,13 +265,9 @@ mod linux {
     use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
 
-    use landlock::{
-        Access, AccessFs, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
-        RulesetCreatedAttr, RulesetStatus, Scope, ABI,
-    };
     use nix::sched::{unshare, CloneFlags};
     use nix::sys::prctl;
-    use nix::sys::resource::{setrlimit, Resource};
+    use nix::sys::resource::Resource;
     use nix::sys::signal::Signal;
     use nix::sys::wait::{waitpid, WaitStatus};
     use nix::unistd::{fork, getegid, geteuid, ForkResult, Pid};
@@ -383,7 +379,7 @@ mod linux {
             (Resource::RLIMIT_NPROC, plan.max_tasks),
             (Resource::RLIMIT_CORE, 0),
         ];
-        if limits.iter().all(|&(r, v)| setrlimit(r, v, v).is_ok()) {
+        if set_rlimits(&limits) {
             have.push(RLIMITS.into());
         }
         if prctl::set_no_new_privs().is_ok() {
@@ -442,51 +438,25 @@ mod linux {
     /// `/proc/self/status` (thread counts) and a few devices; read-write its scratch folder only.
     /// `Ok(false)`: the kernel has no Landlock.
     fn landlock(plan: &Plan, program: Option<&Path>) -> Result<bool, String> {
-        let abi = ABI::V6;
-        let read = AccessFs::ReadFile | AccessFs::ReadDir;
-        let read_exec = read | AccessFs::Execute;
-        let file_read = AccessFs::ReadFile.into();
-        let mut rules: Vec<(PathBuf, landlock::BitFlags<AccessFs>)> = Vec::new();
+        let mut rules: Vec<(PathBuf, Grant)> = Vec::new();
         if let Some(p) = program {
-            rules.push((p.to_path_buf(), AccessFs::ReadFile | AccessFs::Execute));
+            rules.push((p.to_path_buf(), Grant::ReadExec));
         }
         for dir in ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/lib32"] {
-            rules.push((dir.into(), read_exec));
+            rules.push((dir.into(), Grant::ReadExec));
         }
         for file in [
             "/etc/ld.so.cache",
             "/dev/urandom",
             "/dev/random",
             "/dev/zero",
+            "/proc/self/status",
         ] {
-            rules.push((file.into(), file_read));
+            rules.push((file.into(), Grant::Read));
         }
-        rules.push(("/proc/self/status".into(), file_read));
-        rules.push(("/dev/null".into(), AccessFs::ReadFile | AccessFs::WriteFile));
-        rules.push((plan.scratch.clone(), AccessFs::from_all(abi)));
-
-        let mut ruleset = Ruleset::default()
-            .set_compatibility(CompatLevel::BestEffort)
-            .handle_access(AccessFs::from_all(abi))
-            .map_err(|e| e.to_string())?
-            .scope(Scope::Signal | Scope::AbstractUnixSocket)
-            .map_err(|e| e.to_string())?
-            .create()
-            .map_err(|e| e.to_string())?;
-        for (path, access) in rules {
-            // A path this system lacks (no /lib64, say) is simply not granted.
-            let Ok(fd) = PathFd::new(&path) else { continue };
-            let access = if path.is_dir() {
-                access
-            } else {
-                access & AccessFs::from_file(abi)
-            };
-            ruleset = ruleset
-                .add_rule(PathBeneath::new(fd, access))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-        let status = ruleset.restrict_self().map_err(|e| e.to_string())?;
-        Ok(status.ruleset != RulesetStatus::NotEnforced)
+        rules.push(("/dev/null".into(), Grant::ReadWriteFile));
+        rules.push((plan.scratch.clone(), Grant::All));
+        restrict_fs(&rules)
     }
 
     /// Waits for init and exits as it did, re-raising a signal so the grader sees how the check
@@ -576,6 +546,69 @@ mod linux {
         eprintln!("grader sandbox: {what}");
         std::process::exit(SETUP_FAILED)
     }
+}
+
+/// Sets each limit, soft and hard (so the code under it can't raise it again): whether all held.
+#[cfg(target_os = "linux")]
+pub fn set_rlimits(limits: &[(nix::sys::resource::Resource, u64)]) -> bool {
+    limits
+        .iter()
+        .all(|&(r, v)| nix::sys::resource::setrlimit(r, v, v).is_ok())
+}
+
+/// What a Landlock rule grants beneath a path (a folder and all below it, or one file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Read files, list folders.
+    Read,
+    /// Read, and execute programs and shared libraries.
+    ReadExec,
+    /// Read and write an existing file (a device such as `/dev/null`).
+    ReadWriteFile,
+    /// Anything: create, write, rename and remove files and folders.
+    All,
+}
+
+/// Restricts this process (and everything it starts from now on) to `rules` with Landlock, and
+/// scopes its signals and abstract sockets to itself: the one Landlock setup the checks' sandbox and
+/// the builds' (`rustc_sandbox.rs`) share. A path this system lacks (no `/lib64`, say) is simply
+/// not granted. `Ok(false)`: the kernel has no Landlock.
+#[cfg(target_os = "linux")]
+pub fn restrict_fs(rules: &[(PathBuf, Grant)]) -> Result<bool, String> {
+    use landlock::{
+        Access, AccessFs, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+        RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    };
+    let abi = ABI::V6;
+    let read = AccessFs::ReadFile | AccessFs::ReadDir;
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(|e| e.to_string())?
+        .scope(Scope::Signal | Scope::AbstractUnixSocket)
+        .map_err(|e| e.to_string())?
+        .create()
+        .map_err(|e| e.to_string())?;
+    for (path, grant) in rules {
+        let Ok(fd) = PathFd::new(path) else { continue };
+        let access = match grant {
+            Grant::Read => read,
+            Grant::ReadExec => read | AccessFs::Execute,
+            Grant::ReadWriteFile => AccessFs::ReadFile | AccessFs::WriteFile,
+            Grant::All => AccessFs::from_all(abi),
+        };
+        // A file takes only the rights that apply to files.
+        let access = if path.is_dir() {
+            access
+        } else {
+            access & AccessFs::from_file(abi)
+        };
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let status = ruleset.restrict_self().map_err(|e| e.to_string())?;
+    Ok(status.ruleset != RulesetStatus::NotEnforced)
 }
 
 #[cfg(all(test, target_os = "linux"))]

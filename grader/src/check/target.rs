@@ -9,13 +9,16 @@
 //! used, so a build script, an extra dependency or an edited shim in a submission has no effect.
 //!
 //! What a snapshot takes from `src/`:
-//! - `.rs` files (the sources), and `.md` and `.txt` files (text a source may `include_str!`), in
-//!   every folder below `src/`;
-//! - nothing else: other files (editor backups, `.DS_Store`, build products) and hidden entries
-//!   (names starting with `.`: editor swap and lock files such as `.#lib.rs`) are ignored;
-//! - never a symbolic link: a `src/` that is a link, or a link to a source or a folder inside it,
-//!   refuses the whole target with a reason ("src/lib.rs is a symbolic link: submit the file
-//!   itself"), since a link could make the grader read files outside the submission;
+//! - `.rs` files (the sources), in every folder below `src/`;
+//! - nothing else: other files (notes, editor backups, `.DS_Store`, build products) and hidden
+//!   entries (names starting with `.`: editor swap and lock files such as `.#lib.rs`) are ignored.
+//!   Only `.rs` files are linted, so a `.txt` that `include!` could compile would be code the lint
+//!   never read: it is not in the build at all (the build then says so);
+//! - never a symbolic link, anywhere in the crate: a `src/` that is a link, a link inside it, a
+//!   crate folder reached through a link (a kit copy whose `exercises/NN-slug` points elsewhere),
+//!   or a link anywhere else in the crate's folder refuses the whole target with a reason
+//!   ("src/lib.rs is a symbolic link: submit the file itself"), since a link could make the grader
+//!   read files outside the submission (the reference solution, say);
 //! - at most [`MAX_SOURCE_BYTES`] in all: a bigger `src/` is refused rather than copied.
 
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ use crate::kit::Kit;
 pub const MAX_SOURCE_BYTES: u64 = 8 << 20;
 
 /// The kinds of files a snapshot takes; everything else in `src/` is ignored.
-const TAKEN_EXTENSIONS: [&str; 3] = ["rs", "md", "txt"];
+const TAKEN_EXTENSIONS: [&str; 1] = ["rs"];
 
 /// One file of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +100,7 @@ impl Target {
                     .unwrap_or_default()
             )
         })?;
+        refuse_linked_folders(&dir, &crate_dir)?;
         let key = format!(
             "path-{:016x}",
             fingerprint(crate_dir.to_string_lossy().as_bytes())
@@ -151,6 +155,7 @@ impl Target {
             bail!("{}: no src/lib.rs", dir.display());
         }
         let files = read_src(&src, Depth::Recursive).with_context(|| dir.display().to_string())?;
+        refuse_links_in_crate(dir, Path::new("")).with_context(|| dir.display().to_string())?;
         Ok(Target {
             src_display: format!("{label}/src"),
             label,
@@ -265,14 +270,11 @@ fn collect(
             .is_some_and(|e| TAKEN_EXTENSIONS.iter().any(|t| e == *t));
         if kind.is_symlink() {
             let points_to_folder = std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
-            if taken || points_to_folder {
-                bail!(
-                    "{} is a symbolic link: submit the {} itself",
-                    shown_name(src, &rel_path),
-                    if points_to_folder { "folder" } else { "file" }
-                );
-            }
-            continue;
+            bail!(
+                "{} is a symbolic link: submit the {} itself",
+                shown_name(src, &rel_path),
+                if points_to_folder { "folder" } else { "file" }
+            );
         }
         if kind.is_dir() {
             if depth == Depth::Recursive {
@@ -295,6 +297,53 @@ fn collect(
                 .collect::<Vec<_>>()
                 .join("/");
             out.push(SourceFile::new(path, contents));
+        }
+    }
+    Ok(())
+}
+
+/// The folders from a submission's root down to its lesson crate are no links: a kit copy whose
+/// `exercises/NN-slug` is a link would have the grader check whatever it points to.
+fn refuse_linked_folders(root: &Path, crate_dir: &Path) -> Result<()> {
+    let Ok(below) = crate_dir.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut at = root.to_path_buf();
+    for part in below.components() {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "{} is a symbolic link: submit the folder itself",
+                at.strip_prefix(root).unwrap_or(&at).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// No symbolic link anywhere in the crate's folder (its `src/` is read by [`read_src`]); its
+/// `target/` and hidden folders (`.git`) are not the crate's and are not looked at.
+fn refuse_links_in_crate(dir: &Path, rel: &Path) -> Result<()> {
+    let here = dir.join(rel);
+    let Ok(entries) = std::fs::read_dir(&here) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let rel_path = rel.join(&name);
+        let skipped = name.to_string_lossy().starts_with('.')
+            || (rel.as_os_str().is_empty() && (name == "target" || name == "src"));
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_symlink() && !name.to_string_lossy().starts_with('.') {
+            bail!(
+                "{} is a symbolic link: submit the crate without links",
+                rel_path.display()
+            );
+        }
+        if kind.is_dir() && !skipped {
+            refuse_links_in_crate(dir, &rel_path)?;
         }
     }
     Ok(())
@@ -365,7 +414,8 @@ mod tests {
         ]);
         let target = snapshot(dir.path()).unwrap();
         let paths: Vec<&str> = target.files().iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, ["lib.rs", "notes.md", "parts/mod.rs"]);
+        // Only sources: a `.md` or `.txt` could be `include!`d as code the lint never read.
+        assert_eq!(paths, ["lib.rs", "parts/mod.rs"]);
         // Read once: the snapshot keeps what it read, whatever happens on disk afterwards.
         std::fs::write(dir.path().join("src/lib.rs"), "changed\n").unwrap();
         assert_eq!(target.file("lib.rs").unwrap().text(), "pub mod parts;\n");
@@ -406,6 +456,21 @@ mod tests {
         let err = format!("{:#}", snapshot(linked.path()).unwrap_err());
         assert!(
             err.contains("src is a symbolic link: submit the folder itself"),
+            "{err}"
+        );
+
+        // A link to a file the snapshot would not take: refused all the same.
+        let dir = crate_with(&[("lib.rs", "\n")]);
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("src/notes.txt")).unwrap();
+        let err = format!("{:#}", snapshot(dir.path()).unwrap_err());
+        assert!(err.contains("src/notes.txt is a symbolic link"), "{err}");
+
+        // Anywhere in the crate, not only in src/.
+        let dir = crate_with(&[("lib.rs", "\n")]);
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("tests")).unwrap();
+        let err = format!("{:#}", snapshot(dir.path()).unwrap_err());
+        assert!(
+            err.contains("tests is a symbolic link: submit the crate without links"),
             "{err}"
         );
 
