@@ -30,6 +30,7 @@ pub const CHECKS: &[Check] = &[
     check!(model, model_checks::one_producer_two_consumers),
     check!(model, model_checks::close_wakes_waiting_consumers),
     check!(model, model_checks::close_wakes_blocked_producer),
+    check!(model, model_checks::racing_task_done_panics_once),
 ];
 
 /// A consumer got None although the queue was still open: it gave up on work that was coming.
@@ -967,6 +968,39 @@ mod model_checks {
             if rest != (Some(1), None) {
                 delivery(format!("after close, the queue that held 1 (and refused 2) gave {rest:?}, not (Some(1), None)")).raise();
             }
+        });
+        Ok(())
+    }
+
+    /// Two threads call task_done for the one item put: in every interleaving exactly one of them
+    /// panics, and the count is 0 afterwards (join returns).
+    pub fn racing_task_done_panics_once() -> Outcome {
+        const TOO_OFTEN: &str = "task_done called more often";
+        quiet_panics_starting_with(TOO_OFTEN);
+        explore(|| {
+            let q = Arc::new(JobQueue::new(1));
+            q.put(1u8).unwrap();
+            q.get();
+            let call = |q: &JobQueue<u8>| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.task_done()))
+                    .map_err(|p| panic_text(&*pass_on_todo(p)))
+            };
+            let other = {
+                let q = q.clone();
+                thread::spawn(move || call(&q))
+            };
+            let mine = call(&q);
+            let theirs = other.join().unwrap();
+            let panicked = [&mine, &theirs].iter().filter(|r| r.is_err()).count();
+            if panicked != 1 {
+                Finding::new("of two task_done calls for one item, exactly one panics")
+                    .observed(format!("in one interleaving of two threads calling task_done on a queue with 1 item put (and taken), they returned {mine:?} and {theirs:?}"))
+                    .why("The check `unfinished == 0` and the decrement must happen under one guard. Unlocking in between lets both calls see 1 and both subtract: the second one underflows instead of reporting the extra task_done.")
+                    .fix("Keep the guard from the check to the decrement: `let mut state = self.lock(); if state.unfinished == 0 { drop(state); panic!(..) } state.unfinished -= 1;`.")
+                    .hint(5)
+                    .raise();
+            }
+            q.join();
         });
         Ok(())
     }
