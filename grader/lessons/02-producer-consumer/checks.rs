@@ -31,6 +31,7 @@ pub const CHECKS: &[Check] = &[
     check!(model, model_checks::close_wakes_waiting_consumers),
     check!(model, model_checks::close_wakes_blocked_producer),
     check!(model, model_checks::racing_task_done_panics_once),
+    check!(model, model_checks::racing_puts_respect_capacity),
 ];
 
 /// A consumer got None although the queue was still open: it gave up on work that was coming.
@@ -1001,6 +1002,41 @@ mod model_checks {
                     .raise();
             }
             q.join();
+        });
+        Ok(())
+    }
+
+    /// Two producers put at once into an empty queue of capacity 1: in no interleaving does the
+    /// queue hold two items (one put waits for the get).
+    pub fn racing_puts_respect_capacity() -> Outcome {
+        explore(|| {
+            let q = Arc::new(JobQueue::new(1));
+            let producers: Vec<_> = [1u8, 2]
+                .into_iter()
+                .map(|item| {
+                    let q = q.clone();
+                    thread::spawn(move || q.put(item))
+                })
+                .collect();
+            let held = q.len();
+            if held > 1 {
+                Finding::new("the queue never holds more than its capacity")
+                    .observed(format!("in one interleaving of two threads each putting one item into an empty queue of capacity 1, len() was {held}"))
+                    .why("Seeing room and taking it must be one step under one guard. A put that finds room, unlocks, and locks again before pushing can be overtaken by another put that saw the same room: both push.")
+                    .fix("Keep the guard from the `while` that waits for room to the push_back: no drop or re-lock in between.")
+                    .hint(2)
+                    .raise();
+            }
+            let got = (q.get(), q.get());
+            for p in producers {
+                let _ = p.join().unwrap();
+            }
+            if got.0.is_none() || got.1.is_none() {
+                delivery(format!(
+                    "two items put into a queue of capacity 1, two gets returned {got:?}"
+                ))
+                .raise();
+            }
         });
         Ok(())
     }
