@@ -269,12 +269,20 @@ enum Command {
         mutate_limit: Option<usize>,
         /// Only these mutation operators (comma-separated), with --mutate: weaken_ordering,
         /// split_rmw, drop_notify, notify_all_to_one, while_to_if, negate_wait_while, delete_join,
-        /// flip_comparison, default_body, delete_call.
+        /// flip_comparison, default_body, delete_call, release_guard_early, hoist_out_of_lock,
+        /// swap_lock_order, off_by_one.
         #[arg(long, value_name = "OP", value_delimiter = ',', requires = "mutate")]
         mutate_operator: Vec<String>,
         /// List the mutants and their diffs without checking them, with --mutate.
         #[arg(long, requires = "mutate")]
         mutate_list: bool,
+        /// Mutants checked at once, with --mutate (default 1). Each then runs its checks
+        /// cores/N at a time; timing checks still run with nothing else of the grader running.
+        #[arg(long, value_name = "N", value_parser = parse_jobs, requires = "mutate")]
+        mutate_jobs: Option<usize>,
+        /// With --mutate: `json` prints the table and the totals as one JSON document.
+        #[arg(long, value_name = "FORMAT", value_parser = ["human", "json"], requires = "mutate")]
+        format: Option<String>,
     },
 }
 
@@ -633,6 +641,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mutate_limit,
             mutate_operator,
             mutate_list,
+            mutate_jobs,
+            format,
             ..
         } => {
             let lessons: Vec<_> = match &lesson {
@@ -646,6 +656,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map(|o| mutate::Operator::parse(o))
                     .collect::<anyhow::Result<_>>()?,
                 list: mutate_list,
+                jobs: mutate_jobs.unwrap_or(1),
+                json: format.as_deref() == Some("json"),
             };
             let mut ok = true;
             for lesson in lessons {

@@ -16,6 +16,8 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::queue_delivers_each_item_once),
     check!(stress, std_checks::run_handles_each_job_once),
     check!(stress, std_checks::close_wakes_everyone),
+    check!(stress, std_checks::last_task_done_wakes_every_joiner),
+    check!(stress, std_checks::run_passes_on_a_panic_from_handle),
     check!(timing, std_checks::put_blocks_while_full),
     check!(timing, std_checks::get_blocks_while_empty),
     check!(timing, std_checks::join_waits_for_last_task_done),
@@ -28,6 +30,8 @@ pub const CHECKS: &[Check] = &[
     check!(model, model_checks::one_producer_two_consumers),
     check!(model, model_checks::close_wakes_waiting_consumers),
     check!(model, model_checks::close_wakes_blocked_producer),
+    check!(model, model_checks::racing_task_done_panics_once),
+    check!(model, model_checks::racing_puts_respect_capacity),
 ];
 
 /// A consumer got None although the queue was still open: it gave up on work that was coming.
@@ -539,6 +543,103 @@ mod std_checks {
         Ok(())
     }
 
+    /// Several threads in `join` at once: the task_done that finishes the last task must wake all
+    /// of them, not one.
+    pub fn last_task_done_wakes_every_joiner() -> Outcome {
+        const ROUNDS: usize = 10;
+        const JOINERS: usize = 3;
+        for round in 1..=ROUNDS {
+            let q = Arc::new(JobQueue::new(4));
+            q.put(1).unwrap();
+            q.put(2).unwrap();
+            q.get();
+            q.get();
+            let started = Arc::new(AtomicUsize::new(0));
+            let joiners: Vec<JoinHandle<()>> = (0..JOINERS)
+                .map(|_| {
+                    let (q, started) = (q.clone(), started.clone());
+                    thread::spawn(move || {
+                        started.fetch_add(1, SeqCst);
+                        q.join()
+                    })
+                })
+                .collect();
+            wait_count(&started, JOINERS);
+            // Most rounds: every joiner is asleep in join by now. Some rounds: they race the calls.
+            if round % 3 != 0 {
+                thread::sleep(Duration::from_millis(30));
+            }
+            q.task_done();
+            q.task_done();
+            let left = wait_finished(&joiners, PROMPT);
+            if left > 0 {
+                return Err(Finding::new("the last task_done wakes every thread waiting in join")
+                    .observed(format!(
+                        "round {round} of {ROUNDS}: {JOINERS} threads called join() on a queue with 2 unfinished tasks; {} after the second task_done(), {left} of them were still waiting",
+                        secs(PROMPT)
+                    ))
+                    .why("Any number of threads may wait in join, and the task_done that brings the count to 0 is the only event they all wait for. `notify_one` wakes a single one; the others sleep on, although nothing is left to wait for.")
+                    .fix("In task_done, when the count reaches 0: `all_done.notify_all()` (after dropping the guard, or with it held: both are fine).")
+                    .hint(5));
+            }
+            join_all(joiners);
+        }
+        Ok(())
+    }
+
+    /// What a panicking `handle` leaves behind in run: 1 consumer that dies on one job, then 3
+    /// consumers that all die on their first, with 3 producers that would block on a full queue.
+    pub fn run_passes_on_a_panic_from_handle() -> Outcome {
+        const BOOM: &str = "handle panicked on purpose";
+        quiet_panics_starting_with(BOOM);
+        for (round, consumers, capacity, fatal) in [(1, 1, 1, 7u32), (2, 3, 2, u32::MAX)] {
+            let what = if fatal == u32::MAX {
+                "on every job".to_string()
+            } else {
+                format!("on job {fatal}")
+            };
+            let setup = format!("run(3 producers x 200 jobs, {consumers} consumer{}, capacity {capacity}) with a handle that panics {what}", if consumers == 1 { "" } else { "s" });
+            let jobs: Vec<Vec<u32>> = (0..3)
+                .map(|p| (0..200).map(|i| p * 200 + i).collect())
+                .collect();
+            let runner = thread::spawn(move || {
+                run(jobs, consumers, capacity, move |job: u32| {
+                    if fatal == u32::MAX || job == fatal {
+                        panic!("{BOOM} (job {job})");
+                    }
+                    job
+                })
+            });
+            let limit = Duration::from_secs(20);
+            if wait_finished(std::slice::from_ref(&runner), limit) > 0 {
+                return Err(Finding::new("run returns when handle panics")
+                    .observed(format!("round {round}: {setup} had not returned {} later", secs(limit)))
+                    .why("A consumer whose handle panics stops taking jobs. With no consumer left, the producers wait for room in a full queue that nobody will empty, and run waits for the producers: everything stays blocked.")
+                    .fix("Close the queue when a consumer unwinds, so the blocked puts return Err(Closed(..)) and the producers stop: a guard value in each consumer whose Drop calls `queue.close()` if `thread::panicking()`.")
+                    .hint(5));
+            }
+            let payload = match runner.join() {
+                Ok(results) => {
+                    return Err(Finding::new("run passes on a panic from handle")
+                        .observed(format!("round {round}: {setup} returned {} results instead of panicking", results.len()))
+                        .why("A job whose handle panicked has no result; returning the others as if all went well hides the failure from the caller. The panic belongs to whoever called run.")
+                        .fix("Join every consumer; if one's join() is Err(payload), finish shutting down (join the rest) and then `std::panic::resume_unwind(payload)`.")
+                        .hint(5));
+                }
+                Err(payload) => pass_on_todo(payload),
+            };
+            let text = panic_text(&*payload);
+            ensure(text.starts_with(BOOM), || {
+                Finding::new("run passes on a panic from handle")
+                    .observed(format!("round {round}: {setup} panicked with {text:?}, not with handle's panic"))
+                    .why("The caller needs the original panic (its message says which job failed), not a secondary one such as a poisoned lock's.")
+                    .fix("Re-raise the payload a consumer's join() returned with `std::panic::resume_unwind(payload)`.")
+                    .hint(5)
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn put_blocks_while_full() -> Outcome {
         let q = Arc::new(JobQueue::new(2));
         q.put(1).unwrap();
@@ -867,6 +968,74 @@ mod model_checks {
             let rest = (q.get(), q.get());
             if rest != (Some(1), None) {
                 delivery(format!("after close, the queue that held 1 (and refused 2) gave {rest:?}, not (Some(1), None)")).raise();
+            }
+        });
+        Ok(())
+    }
+
+    /// Two threads call task_done for the one item put: in every interleaving exactly one of them
+    /// panics, and the count is 0 afterwards (join returns).
+    pub fn racing_task_done_panics_once() -> Outcome {
+        const TOO_OFTEN: &str = "task_done called more often";
+        quiet_panics_starting_with(TOO_OFTEN);
+        explore(|| {
+            let q = Arc::new(JobQueue::new(1));
+            q.put(1u8).unwrap();
+            q.get();
+            let call = |q: &JobQueue<u8>| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.task_done()))
+                    .map_err(|p| panic_text(&*pass_on_todo(p)))
+            };
+            let other = {
+                let q = q.clone();
+                thread::spawn(move || call(&q))
+            };
+            let mine = call(&q);
+            let theirs = other.join().unwrap();
+            let panicked = [&mine, &theirs].iter().filter(|r| r.is_err()).count();
+            if panicked != 1 {
+                Finding::new("of two task_done calls for one item, exactly one panics")
+                    .observed(format!("in one interleaving of two threads calling task_done on a queue with 1 item put (and taken), they returned {mine:?} and {theirs:?}"))
+                    .why("The check `unfinished == 0` and the decrement must happen under one guard. Unlocking in between lets both calls see 1 and both subtract: the second one underflows instead of reporting the extra task_done.")
+                    .fix("Keep the guard from the check to the decrement: `let mut state = self.lock(); if state.unfinished == 0 { drop(state); panic!(..) } state.unfinished -= 1;`.")
+                    .hint(5)
+                    .raise();
+            }
+            q.join();
+        });
+        Ok(())
+    }
+
+    /// Two producers put at once into an empty queue of capacity 1: in no interleaving does the
+    /// queue hold two items (one put waits for the get).
+    pub fn racing_puts_respect_capacity() -> Outcome {
+        explore(|| {
+            let q = Arc::new(JobQueue::new(1));
+            let producers: Vec<_> = [1u8, 2]
+                .into_iter()
+                .map(|item| {
+                    let q = q.clone();
+                    thread::spawn(move || q.put(item))
+                })
+                .collect();
+            let held = q.len();
+            if held > 1 {
+                Finding::new("the queue never holds more than its capacity")
+                    .observed(format!("in one interleaving of two threads each putting one item into an empty queue of capacity 1, len() was {held}"))
+                    .why("Seeing room and taking it must be one step under one guard. A put that finds room, unlocks, and locks again before pushing can be overtaken by another put that saw the same room: both push.")
+                    .fix("Keep the guard from the `while` that waits for room to the push_back: no drop or re-lock in between.")
+                    .hint(2)
+                    .raise();
+            }
+            let got = (q.get(), q.get());
+            for p in producers {
+                let _ = p.join().unwrap();
+            }
+            if got.0.is_none() || got.1.is_none() {
+                delivery(format!(
+                    "two items put into a queue of capacity 1, two gets returned {got:?}"
+                ))
+                .raise();
             }
         });
         Ok(())

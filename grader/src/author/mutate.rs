@@ -16,10 +16,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
@@ -61,10 +63,19 @@ pub enum Operator {
     DefaultBody,
     /// Delete a statement that is a method call.
     DeleteCall,
+    /// Unlock a guard after the first statement of its critical section and lock again for the
+    /// rest: what the first statement saw may be stale by the time the rest acts on it.
+    ReleaseGuardEarly,
+    /// Move a statement of a critical section that does not use the guard to before the lock.
+    HoistOutOfLock,
+    /// Swap two lock acquisitions that follow each other.
+    SwapLockOrder,
+    /// An integer literal in a comparison or a range bound, one more or one less.
+    OffByOne,
 }
 
 impl Operator {
-    pub const ALL: [Operator; 10] = [
+    pub const ALL: [Operator; 14] = [
         Operator::WeakenOrdering,
         Operator::SplitRmw,
         Operator::DropNotify,
@@ -75,6 +86,10 @@ impl Operator {
         Operator::FlipComparison,
         Operator::DefaultBody,
         Operator::DeleteCall,
+        Operator::ReleaseGuardEarly,
+        Operator::HoistOutOfLock,
+        Operator::SwapLockOrder,
+        Operator::OffByOne,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +104,10 @@ impl Operator {
             Operator::FlipComparison => "flip_comparison",
             Operator::DefaultBody => "default_body",
             Operator::DeleteCall => "delete_call",
+            Operator::ReleaseGuardEarly => "release_guard_early",
+            Operator::HoistOutOfLock => "hoist_out_of_lock",
+            Operator::SwapLockOrder => "swap_lock_order",
+            Operator::OffByOne => "off_by_one",
         }
     }
 
@@ -350,6 +369,125 @@ impl Finder<'_> {
         }
     }
 
+    /// The start of `at`'s line and the end of its last line (after the newline), when nothing but
+    /// `at` is on those lines: the unit that the guard operators move.
+    fn whole_lines(&self, span: proc_macro2::Span) -> Option<(usize, usize)> {
+        let (start, end) = self.range(span);
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[end..]
+            .find('\n')
+            .map_or(self.text.len(), |i| end + i + 1);
+        (self.text[line_start..start].trim().is_empty()
+            && self.text[end..line_end].trim().is_empty())
+        .then_some((line_start, line_end))
+    }
+
+    /// The guard operators over one block's statements: each `let NAME = ...lock()...;` starts a
+    /// critical section that lasts until `drop(NAME);` or the block's end.
+    fn critical_sections(&mut self, stmts: &[syn::Stmt]) {
+        for (i, stmt) in stmts.iter().enumerate() {
+            let Some(name) = guard_name(stmt, |e| self.source(e.span()).contains("lock()")) else {
+                continue;
+            };
+            let Some((let_start, let_end)) = self.whole_lines(stmt.span()) else {
+                continue;
+            };
+            let let_text = self.text[let_start..let_end].to_string();
+            let indent: String = let_text.chars().take_while(|c| *c == ' ').collect();
+            let section: Vec<&syn::Stmt> = stmts[i + 1..]
+                .iter()
+                .take_while(|s| !drops(s, &name))
+                .collect();
+            if let Some(next) = stmts.get(i + 1) {
+                let locks_too = guard_name(next, |e| self.source(e.span()).contains("lock()"));
+                if let (Some(other), Some((_, next_end))) =
+                    (locks_too, self.whole_lines(next.span()))
+                {
+                    let next_text = self.text[let_end..next_end].to_string();
+                    self.push_range(
+                        stmt.span().start().line,
+                        Operator::SwapLockOrder,
+                        let_start,
+                        next_end,
+                        format!("{next_text}{let_text}"),
+                        format!("lock `{other}` before `{name}`"),
+                    );
+                }
+            }
+            if section.len() >= 2 {
+                if let Some((_, first_end)) = self.whole_lines(section[0].span()) {
+                    let relock = let_text.trim_start();
+                    self.push_range(
+                        stmt.span().start().line,
+                        Operator::ReleaseGuardEarly,
+                        first_end,
+                        first_end,
+                        format!("{indent}drop({name});\n{indent}{relock}"),
+                        format!("`{name}` unlocked after the first statement, locked again for the rest"),
+                    );
+                }
+            }
+            // Hoisted only: a statement that uses none of the block's guards (still under another
+            // lock is not out of the critical section), with no `let` between it and the lock (it
+            // could use that binding, and would no longer compile).
+            let guards: Vec<String> = stmts[..=i]
+                .iter()
+                .filter_map(|s| guard_name(s, |e| self.source(e.span()).contains("lock()")))
+                .collect();
+            for moved in section
+                .iter()
+                .take_while(|s| !matches!(s, syn::Stmt::Local(_)))
+            {
+                let text = self.source(moved.span()).to_string();
+                let Some((start, end)) = self.whole_lines(moved.span()) else {
+                    continue;
+                };
+                if guards.iter().any(|g| mentions(&text, g))
+                    || matches!(moved, syn::Stmt::Expr(_, None))
+                {
+                    continue;
+                }
+                let between = &self.text[let_start..start];
+                let replacement = format!("{}{between}", &self.text[start..end]);
+                self.push_range(
+                    moved.span().start().line,
+                    Operator::HoistOutOfLock,
+                    let_start,
+                    end,
+                    replacement,
+                    format!("`{}` moved before `{name}` is locked", one_line(&text)),
+                );
+            }
+        }
+    }
+
+    /// `off_by_one`: an integer literal that is a comparison's operand or a range's bound.
+    fn off_by_one(&mut self, expr: &syn::Expr) {
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) = expr
+        else {
+            return;
+        };
+        let Ok(value) = int.base10_parse::<u128>() else {
+            return;
+        };
+        let suffix = int.suffix();
+        let mut push = |to: u128| {
+            self.push(
+                Operator::OffByOne,
+                int.span(),
+                format!("{to}{suffix}"),
+                format!("`{value}` → `{to}`"),
+            )
+        };
+        push(value + 1);
+        if value > 0 {
+            push(value - 1);
+        }
+    }
+
     fn default_body(&mut self, name: &syn::Ident, output: &syn::ReturnType, block: &syn::Block) {
         let syn::ReturnType::Type(_, ty) = output else {
             return;
@@ -411,6 +549,44 @@ fn is_join(expr: &syn::Expr) -> bool {
         syn::Expr::Try(t) => is_join(&t.expr),
         _ => false,
     }
+}
+
+/// The name a `let` binds when its initializer takes a lock (`let mut state = self.lock();`).
+fn guard_name(stmt: &syn::Stmt, locks: impl Fn(&syn::Expr) -> bool) -> Option<String> {
+    let syn::Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let init = local.init.as_ref()?;
+    if init.diverge.is_some() || !locks(&init.expr) {
+        return None;
+    }
+    let pat = match &local.pat {
+        syn::Pat::Type(t) => &*t.pat,
+        p => p,
+    };
+    match pat {
+        syn::Pat::Ident(i) => Some(i.ident.to_string()),
+        _ => None,
+    }
+}
+
+/// `drop(name);`: the end of a critical section.
+fn drops(stmt: &syn::Stmt, name: &str) -> bool {
+    let syn::Stmt::Expr(syn::Expr::Call(call), _) = stmt else {
+        return false;
+    };
+    matches!(&*call.func, syn::Expr::Path(p) if p.path.is_ident("drop"))
+        && call.args.len() == 1
+        && matches!(&call.args[0], syn::Expr::Path(p) if p.path.is_ident(name))
+}
+
+/// Whether `text` uses the identifier `name` (not merely a longer word containing it).
+fn mentions(text: &str, name: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(i, _)| {
+        !text[..i].chars().next_back().is_some_and(word)
+            && !text[i + name.len()..].chars().next().is_some_and(word)
+    })
 }
 
 fn one_line(text: &str) -> String {
@@ -481,6 +657,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         for stmt in &node.stmts {
             self.statement(stmt);
         }
+        self.critical_sections(&node.stmts);
         visit::visit_block(self, node);
     }
 
@@ -561,6 +738,13 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         visit::visit_expr_method_call(self, call);
     }
 
+    fn visit_expr_range(&mut self, node: &'ast syn::ExprRange) {
+        for bound in [&node.start, &node.end].into_iter().flatten() {
+            self.off_by_one(bound);
+        }
+        visit::visit_expr_range(self, node);
+    }
+
     fn visit_expr_while(&mut self, node: &'ast syn::ExprWhile) {
         if node.label.is_none() && waits(&node.body) {
             self.push(
@@ -591,6 +775,8 @@ impl<'ast> Visit<'ast> for Finder<'_> {
                 to.into(),
                 format!("`{from}` → `{to}`"),
             );
+            self.off_by_one(&node.left);
+            self.off_by_one(&node.right);
         }
         visit::visit_expr_binary(self, node);
     }
@@ -655,6 +841,12 @@ pub struct Settings {
     pub operators: Vec<Operator>,
     /// List the mutants and their diffs; build nothing.
     pub list: bool,
+    /// Mutants checked at once (0 or 1: one at a time). Each runs its checks `cores / jobs` at a
+    /// time, as `grader grade` does with submissions, and a timing check still runs with nothing
+    /// else of the grader running (`check/gate.rs`), so its verdict does not depend on this.
+    pub jobs: usize,
+    /// One JSON document (the table and the totals) instead of the human rows.
+    pub json: bool,
 }
 
 /// Checks a mutant: cheap and std checks first, then the model checks, then the timing checks,
@@ -761,9 +953,104 @@ impl Totals {
     }
 }
 
+/// One row of the table, as `--format json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub file: String,
+    pub line: usize,
+    pub operator: &'static str,
+    pub description: String,
+    /// caught, timeout, missed, equivalent, wrongly_equivalent, unviable.
+    pub result: &'static str,
+    /// The check that caught it (caught, timeout, wrongly_equivalent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// The row's result in words: which check and how, the equivalence's reason, the build error.
+    pub detail: String,
+    /// Whether the row is fine (anything but an unexplained survivor or a wrong explanation).
+    pub fine: bool,
+    pub seconds: f64,
+    /// The mutant as a unified diff against the solution.
+    pub diff: String,
+}
+
+/// `--format json`: a lesson's whole run.
+#[derive(Debug, Serialize)]
+struct Document<'a> {
+    lesson: String,
+    ok: bool,
+    generated: usize,
+    checked: usize,
+    caught: usize,
+    timeout: usize,
+    missed: usize,
+    equivalent: usize,
+    unviable: usize,
+    seconds: f64,
+    /// Entries of equivalent-mutants.toml that name no mutant.
+    stale_equivalent: Vec<String>,
+    mutants: &'a [Row],
+}
+
+fn result_word(outcome: &Outcome, explained: Option<&Equivalent>) -> &'static str {
+    match (outcome, explained) {
+        (Outcome::Caught { .. }, None) => "caught",
+        (Outcome::Timeout { .. }, None) => "timeout",
+        (Outcome::Caught { .. } | Outcome::Timeout { .. }, Some(_)) => "wrongly_equivalent",
+        (Outcome::Missed, Some(_)) => "equivalent",
+        (Outcome::Missed, None) => "missed",
+        (Outcome::Unviable { .. }, _) => "unviable",
+    }
+}
+
+/// Checks `mutants`, `jobs` at a time; `done` gets each (index, outcome, seconds) as it finishes.
+fn check_all(
+    kit: &Kit,
+    lesson: &Lesson,
+    solution: &Target,
+    mutants: &[&Mutant],
+    jobs: usize,
+    options: &Options,
+    done: &mut dyn FnMut(usize, Result<Outcome>, f64) -> Result<()>,
+) -> Result<()> {
+    let jobs = jobs.clamp(1, mutants.len().max(1));
+    let options = Options {
+        jobs: (options.jobs / jobs).max(1),
+        ..options.clone()
+    };
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let (tx, next, options) = (tx.clone(), &next, &options);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(m) = mutants.get(i) else {
+                    break;
+                };
+                let t = Instant::now();
+                let outcome = check_mutant(kit, lesson, solution, m, options);
+                if tx.send((i, outcome, t.elapsed().as_secs_f64())).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, outcome, seconds) in rx {
+            if let Err(e) = done(i, outcome, seconds) {
+                // Stop handing out mutants; the ones in flight finish and are dropped.
+                next.store(mutants.len(), Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        Ok(())
+    })
+}
+
 /// `grader verify --mutate` for one lesson: a row per mutant as it is checked, the diffs of the
-/// missed ones, the totals. True when every missed mutant is listed as equivalent, every mutant
-/// listed as equivalent exists and was missed.
+/// missed ones, the totals (or all of it as one JSON document). True when every missed mutant is
+/// listed as equivalent, every mutant listed as equivalent exists and was missed.
 pub fn run(
     kit: &Kit,
     lesson: &Lesson,
@@ -776,15 +1063,19 @@ pub fn run(
     let equivalent = load_equivalent(kit, lesson)?;
     let all = generate_all(&solution)?;
     let mut ok = true;
-    for e in &equivalent {
-        if !all.iter().any(|m| m.id == e.id) {
+    let stale: Vec<String> = equivalent
+        .iter()
+        .filter(|e| !all.iter().any(|m| m.id == e.id))
+        .map(|e| e.id.clone())
+        .collect();
+    for id in &stale {
+        ok = false;
+        if !settings.json {
             writeln!(
                 out,
-                "{}: {EQUIVALENT_FILE} lists `{}`, which is no mutant of the solution (did its lines move?): update or remove it",
+                "{}: {EQUIVALENT_FILE} lists `{id}`, which is no mutant of the solution (did its lines move?): update or remove it",
                 lesson.dir_name(),
-                e.id
             )?;
-            ok = false;
         }
     }
     let mut mutants: Vec<&Mutant> = all
@@ -795,22 +1086,58 @@ pub fn run(
     if let Some(limit) = settings.limit {
         mutants.truncate(limit);
     }
-    writeln!(
-        out,
-        "{}: {generated} mutant{}{}",
-        lesson.dir_name(),
-        if generated == 1 { "" } else { "s" },
-        if mutants.len() < generated {
-            format!(", checking the first {}", mutants.len())
-        } else {
-            String::new()
-        }
-    )?;
+    if !settings.json {
+        writeln!(
+            out,
+            "{}: {generated} mutant{}{}",
+            lesson.dir_name(),
+            if generated == 1 { "" } else { "s" },
+            if mutants.len() < generated {
+                format!(", checking the first {}", mutants.len())
+            } else {
+                String::new()
+            }
+        )?;
+    }
     if settings.list {
-        for m in &mutants {
-            writeln!(out, "{}  {}", m.id, m.description)?;
-            for line in m.diff(solution.files()).lines() {
-                writeln!(out, "    | {line}")?;
+        let rows: Vec<Row> = mutants
+            .iter()
+            .map(|m| Row {
+                id: m.id.clone(),
+                file: m.file.clone(),
+                line: m.line,
+                operator: m.operator.name(),
+                description: m.description.clone(),
+                result: "not_checked",
+                check: None,
+                detail: String::new(),
+                fine: true,
+                seconds: 0.0,
+                diff: m.diff(solution.files()),
+            })
+            .collect();
+        if settings.json {
+            let doc = Document {
+                lesson: lesson.dir_name(),
+                ok,
+                generated,
+                checked: 0,
+                caught: 0,
+                timeout: 0,
+                missed: 0,
+                equivalent: 0,
+                unviable: 0,
+                seconds: started.elapsed().as_secs_f64(),
+                stale_equivalent: stale,
+                mutants: &rows,
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        } else {
+            for r in &rows {
+                writeln!(out, "{}  {}", r.id, r.description)?;
+                for line in r.diff.lines() {
+                    writeln!(out, "    | {line}")?;
+                }
             }
         }
         return Ok(ok);
@@ -825,29 +1152,72 @@ pub fn run(
         mutants: mutants.len(),
         ..Totals::default()
     };
-    let mut missed = Vec::new();
-    for m in &mutants {
-        let t = Instant::now();
-        let outcome = check_mutant(kit, lesson, &solution, m, options)?;
-        let explained = equivalent.iter().find(|e| e.id == m.id);
-        let (fine, result) = totals.count(&outcome, explained);
-        ok &= fine;
-        if outcome == Outcome::Missed && explained.is_none() {
-            missed.push(*m);
-        }
-        writeln!(
-            out,
-            "{:<14} {:<width$}  {:<described$}  {result}  ({:.0} s)",
-            lesson.dir_name(),
-            m.id,
-            m.description,
-            t.elapsed().as_secs_f64()
-        )?;
-        out.flush()?;
+    let mut rows: Vec<Option<Row>> = vec![None; mutants.len()];
+    check_all(
+        kit,
+        lesson,
+        &solution,
+        &mutants,
+        settings.jobs,
+        options,
+        &mut |i, outcome, seconds| {
+            let (m, outcome) = (mutants[i], outcome?);
+            let explained = equivalent.iter().find(|e| e.id == m.id);
+            let (fine, detail) = totals.count(&outcome, explained);
+            let check = match &outcome {
+                Outcome::Caught { check, .. } | Outcome::Timeout { check } => Some(check.clone()),
+                _ => None,
+            };
+            if !settings.json {
+                writeln!(
+                    out,
+                    "{:<14} {:<width$}  {:<described$}  {detail}  ({seconds:.0} s)",
+                    lesson.dir_name(),
+                    m.id,
+                    m.description,
+                )?;
+                out.flush()?;
+            }
+            rows[i] = Some(Row {
+                id: m.id.clone(),
+                file: m.file.clone(),
+                line: m.line,
+                operator: m.operator.name(),
+                description: m.description.clone(),
+                result: result_word(&outcome, explained),
+                check,
+                detail,
+                fine,
+                seconds,
+                diff: m.diff(solution.files()),
+            });
+            Ok(())
+        },
+    )?;
+    let rows: Vec<Row> = rows.into_iter().flatten().collect();
+    ok &= rows.iter().all(|r| r.fine);
+    if settings.json {
+        let doc = Document {
+            lesson: lesson.dir_name(),
+            ok,
+            generated,
+            checked: totals.mutants,
+            caught: totals.caught,
+            timeout: totals.timeout,
+            missed: totals.missed,
+            equivalent: totals.equivalent,
+            unviable: totals.unviable,
+            seconds: started.elapsed().as_secs_f64(),
+            stale_equivalent: stale,
+            mutants: &rows,
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(ok);
     }
-    for m in &missed {
-        writeln!(out, "\nmissed {}: {}", m.id, m.description)?;
-        for line in m.diff(solution.files()).lines() {
+    let missed: Vec<&Row> = rows.iter().filter(|r| r.result == "missed").collect();
+    for r in &missed {
+        writeln!(out, "\nmissed {}: {}", r.id, r.description)?;
+        for line in r.diff.lines() {
             writeln!(out, "    | {line}")?;
         }
     }
@@ -963,6 +1333,7 @@ mod tests {
     #[test]
     fn every_operator_on_a_queue_with_stable_ids() {
         insta::assert_snapshot!(ids(QUEUE).join("\n"), @r"
+        lib.rs:3:release_guard_early
         lib.rs:4:while_to_if
         lib.rs:4:flip_comparison
         lib.rs:7:delete_call
@@ -970,6 +1341,7 @@ mod tests {
         lib.rs:14:drop_notify
         lib.rs:14:notify_all_to_one
         lib.rs:18:flip_comparison
+        lib.rs:18:off_by_one
         lib.rs:19:delete_call
         lib.rs:21:negate_wait_while
         lib.rs:24:default_body
@@ -1068,6 +1440,85 @@ mod tests {
          }
         ");
         assert_eq!(m.key(), "mutant-lib_rs_2_split_rmw");
+    }
+
+    const LOCKS: &str = "impl Bank {
+    fn transfer(&self, n: u64) {
+        let mut from = self.a.lock().unwrap();
+        let mut to = self.b.lock().unwrap();
+        from.balance -= n;
+        to.balance += n;
+    }
+
+    fn put(&self, item: u32) {
+        let mut state = self.lock();
+        self.puts.fetch_add(1, SeqCst);
+        state.items.push(item);
+        state.count += 1;
+        drop(state);
+        self.cv.notify_one();
+    }
+}
+";
+
+    #[test]
+    fn releases_a_guard_after_the_first_statement_of_its_section() {
+        let out = applied(LOCKS, Operator::ReleaseGuardEarly);
+        assert_eq!(out.len(), 3, "from, to and state: {out:?}");
+        assert!(out[2].contains(
+            "        self.puts.fetch_add(1, SeqCst);\n        drop(state);\n        let mut state = self.lock();\n        state.items.push(item);\n        state.count += 1;\n        drop(state);\n"
+        ), "{}", out[2]);
+        assert_eq!(
+            ids(LOCKS)
+                .iter()
+                .filter(|i| i.ends_with("release_guard_early"))
+                .count(),
+            3
+        );
+    }
+
+    #[test]
+    fn hoists_only_statements_that_do_not_use_the_guard() {
+        let m = only(LOCKS, Operator::HoistOutOfLock);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].id, "lib.rs:11:hoist_out_of_lock");
+        assert!(m[0].apply_to(LOCKS).contains(
+            "        self.puts.fetch_add(1, SeqCst);\n        let mut state = self.lock();\n        state.items.push(item);\n"
+        ));
+    }
+
+    #[test]
+    fn swaps_two_lock_acquisitions_in_a_row() {
+        let m = only(LOCKS, Operator::SwapLockOrder);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].description, "lock `to` before `from`");
+        assert!(m[0].apply_to(LOCKS).contains(
+            "        let mut to = self.b.lock().unwrap();\n        let mut from = self.a.lock().unwrap();\n        from.balance -= n;\n"
+        ));
+    }
+
+    #[test]
+    fn moves_literal_bounds_by_one_in_both_directions() {
+        let src = "fn f(v: &[u32], n: usize) -> bool {\n    for i in 0..4 {\n        let _ = v[i];\n    }\n    n >= 2u64 && n * 3 != 0\n}\n";
+        let m = only(src, Operator::OffByOne);
+        let shown: Vec<&str> = m.iter().map(|m| m.description.as_str()).collect();
+        assert_eq!(
+            shown,
+            [
+                "`0` → `1`",
+                "`4` → `5`",
+                "`4` → `3`",
+                "`2` → `3`",
+                "`2` → `1`",
+                "`0` → `1`"
+            ]
+        );
+        assert!(m[1].apply_to(src).contains("for i in 0..5 {"));
+        assert!(m[3].apply_to(src).contains("n >= 3u64"));
+        assert!(
+            !m.iter().any(|m| m.apply_to(src).contains("n * 4")),
+            "an operand of `*` is no bound"
+        );
     }
 
     #[test]
