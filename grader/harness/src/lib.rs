@@ -32,7 +32,7 @@ pub mod prelude {
         Stopwatch,
     };
     #[cfg(loom)]
-    pub use crate::model::{explore, explore_with};
+    pub use crate::model::{explore, explore_explaining, explore_with};
     pub use crate::protocol::Kind;
     pub use crate::rng::Rng;
     pub use std::time::{Duration, Instant};
