@@ -948,8 +948,17 @@ mod std_checks {
         let counter = Arc::new(bounded("ShardedCounter::new(2)", || {
             ShardedCounter::new(2)
         })?);
+        /// On a machine so busy that the rounds crawl, stop early (and judge what was seen) well
+        /// within the check's time limit.
+        const ENOUGH: Duration = Duration::from_secs(10);
+        let began = Instant::now();
         let (mut reference, mut learner) = (Vec::new(), Vec::new());
+        let mut ran = 0;
         for round in 0..ROUNDS {
+            if began.elapsed() > ENOUGH {
+                break;
+            }
+            ran += 1;
             // The three runs of a round take turns going first, so a drift of the machine's load
             // during the round favours none of them.
             let mut ns = [0.0; 3];
@@ -980,7 +989,7 @@ mod std_checks {
             }
         }
         let sum = counter.sum();
-        let expected = 2_000_000 * ROUNDS as u64;
+        let expected = 2_000_000 * ran as u64;
         ensure(sum == expected, || {
             Finding::new("no add is lost")
                 .observed(format!(
@@ -995,7 +1004,7 @@ mod std_checks {
         })?;
         if reference.len() < 3 {
             eprintln!(
-                "not judged: the two threads ran side by side in only {} of {ROUNDS} rounds (the machine is busy)",
+                "not judged: the two threads ran side by side in only {} of {ran} rounds (the machine is busy)",
                 reference.len()
             );
             return Ok(());
