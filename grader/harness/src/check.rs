@@ -72,6 +72,32 @@ macro_rules! check {
     };
 }
 
+/// A program a check starts as a child process (lesson 10's workers): the harness binary started
+/// again as `harness child NAME ARGS...`, which runs `run(ARGS)` and exits with what it returns,
+/// before anything of a check runs. Inside the sandbox the harness binary is the only program a
+/// check may execute, so this is how a check gets programs of its own. See
+/// [`runner::child_command`](crate::runner::child_command).
+#[derive(Clone, Copy)]
+pub struct Child {
+    pub name: &'static str,
+    pub run: fn(&[String]) -> i32,
+}
+
+/// Declares one child program, named after its function (as [`check!`](crate::check!) does):
+///
+/// ```ignore
+/// pub const CHILDREN: &[Child] = &[child!(children::script)];
+/// ```
+#[macro_export]
+macro_rules! child {
+    ($module:ident :: $function:ident) => {
+        $crate::check::Child {
+            name: stringify!($function),
+            run: $module::$function,
+        }
+    };
+}
+
 impl Finding {
     /// A failure of `property`, stated as what should hold ("no increment is lost").
     pub fn new(property: impl Into<String>) -> Finding {

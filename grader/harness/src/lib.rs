@@ -25,14 +25,15 @@ pub mod trace;
 pub mod prelude {
     pub use crate::bounded::{panic_text, pass_on_todo, quiet_panics_starting_with, within, Ran};
     pub use crate::check;
-    pub use crate::check::{ensure, Check, Finding, Outcome};
+    pub use crate::check::{ensure, Check, Child, Finding, Outcome};
+    pub use crate::child;
     pub use crate::hang::observing;
     pub use crate::measure::{
         cpu_time, grouped, ms, settle_thread_count, thread_count, threads_left_behind, Gauge,
         Stopwatch,
     };
     #[cfg(loom)]
-    pub use crate::model::{explore, explore_with};
+    pub use crate::model::{explore, explore_explaining, explore_with};
     pub use crate::protocol::Kind;
     pub use crate::rng::Rng;
     pub use std::time::{Duration, Instant};

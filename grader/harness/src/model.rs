@@ -1,8 +1,11 @@
-//! Running loom models with the kit's bounds (only under `--cfg loom`).
+//! Running loom models with the kit's bounds (only under `--cfg loom`), and a deadlock loom finds
+//! told as what each thread was doing.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once};
 
+use crate::bounded::panic_text;
+use crate::check::{Finding, Outcome};
 use crate::trace;
 
 /// Explores every interleaving of `f` with the kit's default bound of 3 preemptions, which finds the
@@ -55,4 +58,89 @@ where
     }
     (shim.start)(false);
     panic::resume_unwind(payload)
+}
+
+/// What each thread of the current execution is doing, as the check notes it (see [`doing`]):
+/// plain std state, invisible to loom, read when loom finds a deadlock.
+static DOING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The check that is exploring, and the finding a deadlock in it becomes.
+static EXPLAINING: Mutex<Option<(&'static str, fn(String) -> Finding)>> = Mutex::new(None);
+
+/// Starts the notes of one execution: thread `i` of the model is `threads[i]`, not started yet.
+/// Call it first thing in the model's closure (loom runs the closure once per interleaving).
+pub fn threads(threads: &[&str]) {
+    *lock(&DOING) = threads
+        .iter()
+        .map(|t| format!("{t}: not started"))
+        .collect();
+}
+
+/// Notes what model thread `thread` (an index into [`threads`]; a new index adds a note) is doing
+/// now.
+pub fn doing(thread: usize, what: impl Into<String>) {
+    let mut notes = lock(&DOING);
+    if notes.len() <= thread {
+        notes.resize(thread + 1, String::new());
+    }
+    notes[thread] = what.into();
+}
+
+/// Explores `f` like [`explore_with`]; when loom finds an interleaving in which every thread is
+/// blocked, the check fails with `explain(observed)`, where `observed` says what each thread was
+/// doing at that moment (the notes of [`doing`]).
+///
+/// loom reports a deadlock by panicking inside its scheduler, and the unwinding that follows aborts
+/// the process (loom's objects panic when dropped outside their execution), so the check can't
+/// catch it. A panic hook turns loom's panic into the check's finding instead: raised on a helper
+/// thread, it is the first panic the runner sees, and the runner records a model check's first
+/// panic as soon as it happens.
+pub fn explore_explaining<F>(
+    check: &'static str,
+    preemption_bound: Option<usize>,
+    explain: fn(String) -> Finding,
+    f: F,
+) -> Outcome
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    explain_deadlocks();
+    *lock(&EXPLAINING) = Some((check, explain));
+    explore_with(preemption_bound, f);
+    *lock(&EXPLAINING) = None;
+    Ok(())
+}
+
+fn explain_deadlocks() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let text = panic_text(info.payload());
+            let explaining = if text.starts_with("deadlock") {
+                lock(&EXPLAINING).take()
+            } else {
+                None
+            };
+            let Some((check, explain)) = explaining else {
+                return previous(info);
+            };
+            let states: Vec<String> = lock(&DOING)
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect();
+            eprintln!("{check}: loom found a deadlock: {text}");
+            let finding = explain(format!(
+                "{check}: the model checker found an order of events in which every thread is blocked for good. At that moment: {}",
+                states.join("; ")
+            ))
+            .detail(format!("loom: {text}"));
+            let _ = std::thread::spawn(move || finding.raise()).join();
+        }));
+    });
+}
+
+/// The notes survive a panic of the check that held them.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,4 +1,5 @@
-//! The `main` of a generated harness: `list` the checks, or `run` one and write its record.
+//! The `main` of a generated harness: `list` the checks, `run` one and write its record, or run one
+//! of the lesson's child programs (`child NAME ARGS...`, see [`Child`]).
 
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -7,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::bounded::{is_todo, TODO_PANIC};
-use crate::check::Check;
+use crate::check::{Check, Child};
 use crate::protocol::{
     cut, CheckInfo, Finding, Kind, RunRecord, MAX_BLOCKED_ROWS, MAX_FIELD_BYTES, MAX_NAME_BYTES,
 };
@@ -21,6 +22,11 @@ const KEPT_PANICS: usize = 16;
 
 /// Entry point of every generated harness binary.
 pub fn main(checks: &[Check]) -> ! {
+    main_with_children(checks, &[])
+}
+
+/// Entry point of a harness whose checks start child programs (`checks.rs` declares `CHILDREN`).
+pub fn main_with_children(checks: &[Check], children: &[Child]) -> ! {
     // First of all, before any lesson code can run: the record channel.
     let channel = take_record_channel();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +51,18 @@ pub fn main(checks: &[Check]) -> ! {
             );
             std::process::exit(0)
         }
+        ["child", name, args @ ..] => match children.iter().find(|c| c.name == *name) {
+            // A child writes no record (and has no channel: the check's is close-on-exec).
+            Some(child) => {
+                drop(channel);
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                std::process::exit((child.run)(&args))
+            }
+            None => {
+                eprintln!("harness: no child program named {name}");
+                std::process::exit(3)
+            }
+        },
         ["run", name, rest @ ..] if rest.len() <= 1 => {
             match checks.iter().find(|c| c.name == *name) {
                 // The grader passes the time limit it enforces (the check's own, scaled), so that
@@ -63,10 +81,21 @@ pub fn main(checks: &[Check]) -> ! {
             }
         }
         _ => {
-            eprintln!("usage: harness list | harness run CHECK [LIMIT_MS]");
+            eprintln!(
+                "usage: harness list | harness run CHECK [LIMIT_MS] | harness child NAME [ARG...]"
+            );
             std::process::exit(3)
         }
     }
+}
+
+/// The program and arguments that start child program `name` of this harness with `args` (see
+/// [`Child`]): this very binary, so the child is inside the check's sandbox and its limits.
+pub fn child_command(name: &str, args: &[&str]) -> (std::path::PathBuf, Vec<String>) {
+    let program = std::env::current_exe().expect("the harness knows its own path");
+    let mut all = vec!["child".to_string(), name.to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    (program, all)
 }
 
 /// The record channel the grader passed as fd [`RECORD_FD`](crate::protocol::RECORD_FD), if it is a

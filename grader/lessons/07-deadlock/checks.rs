@@ -930,76 +930,8 @@ mod model_checks {
     use bank::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use bank::sync::{thread, Arc};
     use bank::{dine, Bank, TransferError};
-    use std::panic::{self, catch_unwind, AssertUnwindSafe};
-    use std::sync::Mutex as StdMutex;
-
-    /// What each thread of the current execution is doing: plain std state, invisible to loom.
-    static DOING: StdMutex<Vec<String>> = StdMutex::new(Vec::new());
-    /// The check that is exploring, and the finding a deadlock in it becomes.
-    static EXPLORING: StdMutex<Option<(&'static str, fn(String) -> Finding)>> = StdMutex::new(None);
-
-    fn reset(threads: &[&str]) {
-        *DOING.lock().unwrap() = threads
-            .iter()
-            .map(|t| format!("{t}: not started"))
-            .collect();
-    }
-
-    fn doing(thread: usize, what: String) {
-        if let Some(slot) = DOING.lock().unwrap().get_mut(thread) {
-            *slot = what;
-        }
-    }
-
-    /// loom reports a deadlock by panicking inside its scheduler, and the unwinding that follows
-    /// aborts the process (loom's objects panic when dropped without their execution), so the
-    /// check can't catch it and explain. Instead this hook turns loom's panic into the check's own
-    /// finding: raised on a helper thread, it is the first panic the runner sees, and the runner
-    /// records the first panic of a model check as soon as it happens.
-    fn explain_deadlocks() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            let previous = panic::take_hook();
-            panic::set_hook(Box::new(move |info| {
-                let text = panic_text(info.payload());
-                let exploring = if text.starts_with("deadlock") {
-                    EXPLORING.lock().ok().and_then(|mut e| e.take())
-                } else {
-                    None
-                };
-                match exploring {
-                    Some((check, explain)) => {
-                        let states = DOING.lock().map(|d| d.clone()).unwrap_or_default();
-                        eprintln!("{check}: loom found a deadlock: {text}");
-                        let finding = explain(format!(
-                            "{check}: the model checker found an order of events in which every thread is blocked for good. At that moment: {}. A blocked thread waits for a lock (or a join) that another blocked thread holds, so none can ever go on",
-                            states.join("; ")
-                        ))
-                        .detail(format!("loom: {text}"));
-                        let _ = std::thread::spawn(move || finding.raise()).join();
-                    }
-                    _ => previous(info),
-                }
-            }));
-        });
-    }
-
-    /// Explores `f`; a deadlock becomes `explain(what each thread was doing)`.
-    fn model<F>(
-        check: &'static str,
-        bound: Option<usize>,
-        explain: fn(String) -> Finding,
-        f: F,
-    ) -> Outcome
-    where
-        F: Fn() + Sync + Send + 'static,
-    {
-        explain_deadlocks();
-        *EXPLORING.lock().unwrap() = Some((check, explain));
-        explore_with(bound, f);
-        *EXPLORING.lock().unwrap() = None;
-        Ok(())
-    }
+    use grader_harness::model::{doing, threads};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
 
     /// A transfer on model thread `t`, noting where it is for the deadlock report.
     fn noted_transfer(
@@ -1044,15 +976,15 @@ mod model_checks {
     }
 
     pub fn model_opposite_transfers() -> Outcome {
-        model("model_opposite_transfers", Some(3), circular_wait, || {
-            reset(&["thread 1", "thread 2"]);
+        explore_explaining("model_opposite_transfers", Some(3), circular_wait, || {
+            threads(&["thread 1", "thread 2"]);
             let bank = Arc::new(Bank::new(&[10, 10]));
             let other = {
                 let bank = bank.clone();
                 thread::spawn(move || noted_transfer(&bank, 1, "thread 2", 1, 0, 4))
             };
             let mine = noted_transfer(&bank, 0, "thread 1", 0, 1, 3);
-            doing(0, "thread 1 is joining thread 2".into());
+            doing(0, "thread 1 is joining thread 2");
             let theirs = other.join().unwrap();
             let now = [bank.balance(0), bank.balance(1)];
             if mine.is_err() || theirs.is_err() || now != [Some(11), Some(9)] {
@@ -1065,8 +997,8 @@ mod model_checks {
     }
 
     pub fn model_ring_of_three() -> Outcome {
-        model("model_ring_of_three", Some(2), circular_wait, || {
-            reset(&["thread 1", "thread 2", "thread 3"]);
+        explore_explaining("model_ring_of_three", Some(2), circular_wait, || {
+            threads(&["thread 1", "thread 2", "thread 3"]);
             let bank = Arc::new(Bank::new(&[5, 5, 5]));
             let spawn = |t: usize, name: &'static str, from: usize, to: usize| {
                 let bank = bank.clone();
@@ -1075,7 +1007,7 @@ mod model_checks {
             let second = spawn(1, "thread 2", 1, 2);
             let third = spawn(2, "thread 3", 2, 0);
             let first = noted_transfer(&bank, 0, "thread 1", 0, 1, 2);
-            doing(0, "thread 1 is joining threads 2 and 3".into());
+            doing(0, "thread 1 is joining threads 2 and 3");
             let results = [first, second.join().unwrap(), third.join().unwrap()];
             let now: Vec<Option<u64>> = (0..3).map(|i| bank.balance(i)).collect();
             if results.iter().any(|r| r.is_err()) || now != [Some(5), Some(5), Some(5)] {
@@ -1096,19 +1028,16 @@ mod model_checks {
                 .hint(HINT_TOTAL)
         };
         for (from, to) in [(0usize, 1usize), (1, 0)] {
-            model("model_total_races_transfer", Some(3), deadlock, move || {
-                reset(&["thread 1", "thread 2"]);
+            explore_explaining("model_total_races_transfer", Some(3), deadlock, move || {
+                threads(&["thread 1", "thread 2"]);
                 let bank = Arc::new(Bank::new(&[10, 10]));
                 let other = {
                     let bank = bank.clone();
                     thread::spawn(move || noted_transfer(&bank, 1, "thread 2", from, to, 3))
                 };
-                doing(
-                    0,
-                    "thread 1 is in total(), waiting for an account's lock".into(),
-                );
+                doing(0, "thread 1 is in total(), waiting for an account's lock");
                 let sum = bank.total();
-                doing(0, "thread 1 is joining thread 2".into());
+                doing(0, "thread 1 is joining thread 2");
                 let moved = other.join().unwrap();
                 if sum != 20 || moved.is_err() {
                     Finding::new("total() is consistent with every completed transfer and no half of one")
@@ -1124,15 +1053,15 @@ mod model_checks {
     }
 
     pub fn model_last_funds() -> Outcome {
-        model("model_last_funds", Some(3), circular_wait, || {
-            reset(&["thread 1", "thread 2"]);
+        explore_explaining("model_last_funds", Some(3), circular_wait, || {
+            threads(&["thread 1", "thread 2"]);
             let bank = Arc::new(Bank::new(&[5, 0, 0]));
             let other = {
                 let bank = bank.clone();
                 thread::spawn(move || noted_transfer(&bank, 1, "thread 2", 0, 2, 5))
             };
             let mine = noted_transfer(&bank, 0, "thread 1", 0, 1, 5);
-            doing(0, "thread 1 is joining thread 2".into());
+            doing(0, "thread 1 is joining thread 2");
             let theirs = other.join().unwrap();
             let now: Vec<Option<u64>> = (0..3).map(|i| bank.balance(i)).collect();
             let refused = Err(TransferError::InsufficientFunds {
@@ -1154,12 +1083,12 @@ mod model_checks {
     }
 
     pub fn model_three_philosophers() -> Outcome {
-        model(
+        explore_explaining(
             "model_three_philosophers",
             Some(3),
             philosophers_deadlock,
             || {
-                reset(&[
+                threads(&[
                     "the main thread",
                     "philosopher 0",
                     "philosopher 1",
@@ -1170,7 +1099,7 @@ mod model_checks {
                 }
                 doing(
                     0,
-                    "the main thread is in dine(3, 1, eat), joining the philosophers".into(),
+                    "the main thread is in dine(3, 1, eat), joining the philosophers",
                 );
                 let eating: Arc<Vec<AtomicBool>> =
                     Arc::new((0..3).map(|_| AtomicBool::new(false)).collect());

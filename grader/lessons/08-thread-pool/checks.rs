@@ -1577,50 +1577,16 @@ mod std_checks {
 #[cfg(loom)]
 mod model_checks {
     use super::*;
-    use std::panic;
-    use std::sync::Mutex as StdMutex;
+    use grader_harness::model;
     use thread_pool::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use thread_pool::sync::Arc;
     use thread_pool::{as_completed, Pending, Stats, TaskError, ThreadPool};
 
-    /// What the main thread of the current execution is doing: plain std state, invisible to loom.
-    static DOING: StdMutex<String> = StdMutex::new(String::new());
-    /// The check that is exploring, and the finding a deadlock in it becomes.
-    static EXPLORING: StdMutex<Option<(&'static str, fn(String) -> Finding)>> = StdMutex::new(None);
-
+    /// Notes what the main thread of the execution is doing, for a deadlock loom finds (see
+    /// grader_harness::model); the pool's own workers can't be noted from here.
     fn doing(what: impl Into<String>) {
-        *DOING.lock().unwrap() = what.into();
-    }
-
-    /// loom reports "every thread is blocked" by panicking inside its scheduler, and the unwinding
-    /// that follows aborts the process, so the check can't catch it. This hook turns loom's panic
-    /// into the check's own finding instead: raised on a helper thread, it is the first panic the
-    /// runner sees, and the runner records the first panic of a model check as it happens.
-    fn explain_deadlocks() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            let previous = panic::take_hook();
-            panic::set_hook(Box::new(move |info| {
-                let text = panic_text(info.payload());
-                let exploring = if text.starts_with("deadlock") {
-                    EXPLORING.lock().ok().and_then(|mut e| e.take())
-                } else {
-                    None
-                };
-                match exploring {
-                    Some((check, explain)) => {
-                        let main = DOING.lock().map(|d| d.clone()).unwrap_or_default();
-                        eprintln!("{check}: loom found a deadlock: {text}");
-                        let finding = explain(format!(
-                            "{check}: the model checker found an order of events in which every thread is blocked for good; the main thread was {main}, and the pool's workers were asleep waiting for work"
-                        ))
-                        .detail(format!("loom: {text}"));
-                        let _ = std::thread::spawn(move || finding.raise()).join();
-                    }
-                    _ => previous(info),
-                }
-            }));
-        });
+        model::doing(0, format!("the main thread was {}", what.into()));
+        model::doing(1, "the pool's workers were asleep waiting for work");
     }
 
     /// Explores `f` (bound: preemptions); a deadlock becomes `explain(what main was doing)`.
@@ -1628,11 +1594,7 @@ mod model_checks {
     where
         F: Fn() + Sync + Send + 'static,
     {
-        explain_deadlocks();
-        *EXPLORING.lock().unwrap() = Some((check, explain));
-        explore_with(Some(bound), f);
-        *EXPLORING.lock().unwrap() = None;
-        Ok(())
+        explore_explaining(check, Some(bound), explain, f)
     }
 
     fn never_completed(observed: String) -> Finding {

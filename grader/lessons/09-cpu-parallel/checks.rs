@@ -10,8 +10,9 @@
 //! time alone. Who ran what is counted instead: which threads were inside `f` at once, which worker
 //! ran which chunk, how often each item was seen. The one check that looks at a speedup
 //! (`speedup_against_reference`) calibrates: it measures the check's own two-thread reference in the
-//! same run and judges nothing when the reference shows no speedup either. No known-buggy variant
-//! relies on it.
+//! same run and judges nothing when the reference shows no speedup either; so does the one that
+//! looks at false sharing (`false_sharing_against_reference`). No known-buggy variant relies on
+//! either: the layout itself is checked by `cache_padded_layout`.
 
 use grader_harness::prelude::*;
 
@@ -32,6 +33,7 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::random_shapes),
     check!(timing, std_checks::slow_chunks_do_not_hold_up_the_rest),
     check!(timing, std_checks::speedup_against_reference),
+    check!(timing, std_checks::false_sharing_against_reference),
 ];
 
 #[cfg(loom)]
@@ -62,7 +64,10 @@ mod std_checks {
         amdahl_speedup, par_map, par_sum, serial_fraction, CachePadded, ShardedCounter,
     };
     use std::collections::{HashMap, HashSet};
-    use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::{
+        AtomicU64, AtomicU8, AtomicUsize,
+        Ordering::{Relaxed, SeqCst},
+    };
     use std::sync::{Arc, Condvar, Mutex};
     use std::thread::{self, ThreadId};
 
@@ -897,6 +902,128 @@ mod std_checks {
                 .why("Rust threads have no GIL: two threads with work of their own run on two cores at once. A par_map that keeps about one core busy runs its work one piece at a time.")
                 .fix("Start all the workers before joining any of them, and keep f's work outside any lock.")
                 .hint(HINT_CLAIM)
+        })
+    }
+    /// Two threads released together, thread `t` calling `add(t)` `ADDS` times: the CPU time per
+    /// add, and how many cores the two kept busy meanwhile (CPU time / wall time). CPU time leaves
+    /// out the time a thread waits for a core on a busy machine, and keeps what it spends stalled
+    /// on a cache line another core holds.
+    fn two_adders(add: impl Fn(usize) + Sync) -> (f64, f64) {
+        const ADDS: u64 = 1_000_000;
+        let start = std::sync::Barrier::new(2);
+        let watch = Stopwatch::start();
+        thread::scope(|s| {
+            for t in 0..2 {
+                let (start, add) = (&start, &add);
+                s.spawn(move || {
+                    start.wait();
+                    for _ in 0..ADDS {
+                        add(t);
+                    }
+                });
+            }
+        });
+        let cpu = watch.cpu().as_secs_f64();
+        let wall = watch.wall().as_secs_f64().max(1e-6);
+        (cpu * 1e9 / (2 * ADDS) as f64, cpu / wall)
+    }
+
+    fn median(mut xs: Vec<f64>) -> f64 {
+        xs.sort_by(f64::total_cmp);
+        xs[xs.len() / 2]
+    }
+
+    pub fn false_sharing_against_reference() -> Outcome {
+        /// Two counters on one cache line, and two each on a line (and a line pair) of its own.
+        #[repr(align(128))]
+        struct OneLine([AtomicU64; 2]);
+        #[repr(align(128))]
+        struct OwnLine(AtomicU64);
+        const ROUNDS: usize = 9;
+        /// Both threads must have kept at least this many cores busy for a round to count: when
+        /// they take turns on one core, no line is contended and nothing can be seen.
+        const SIDE_BY_SIDE: f64 = 1.5;
+        let shared = OneLine([AtomicU64::new(0), AtomicU64::new(0)]);
+        let own = [OwnLine(AtomicU64::new(0)), OwnLine(AtomicU64::new(0))];
+        let counter = Arc::new(bounded("ShardedCounter::new(2)", || {
+            ShardedCounter::new(2)
+        })?);
+        /// On a machine so busy that the rounds crawl, stop early (and judge what was seen) well
+        /// within the check's time limit.
+        const ENOUGH: Duration = Duration::from_secs(10);
+        let began = Instant::now();
+        let (mut reference, mut learner) = (Vec::new(), Vec::new());
+        let mut ran = 0;
+        for round in 0..ROUNDS {
+            if began.elapsed() > ENOUGH {
+                break;
+            }
+            ran += 1;
+            // The three runs of a round take turns going first, so a drift of the machine's load
+            // during the round favours none of them.
+            let mut ns = [0.0; 3];
+            let mut side_by_side = true;
+            for k in 0..3 {
+                let which = (round + k) % 3;
+                let (per_add, cores) = match which {
+                    0 => two_adders(|t| {
+                        shared.0[t].fetch_add(1, Relaxed);
+                    }),
+                    1 => two_adders(|t| {
+                        own[t].0.fetch_add(1, Relaxed);
+                    }),
+                    _ => {
+                        let c = counter.clone();
+                        bounded(
+                            "two threads adding to shards 0 and 1 of a ShardedCounter",
+                            move || two_adders(|t| c.add(t, 1)),
+                        )?
+                    }
+                };
+                ns[which] = per_add;
+                side_by_side &= cores >= SIDE_BY_SIDE;
+            }
+            if side_by_side {
+                reference.push(ns[0] / ns[1]);
+                learner.push(ns[2] / ns[1]);
+            }
+        }
+        let sum = counter.sum();
+        let expected = 2_000_000 * ran as u64;
+        ensure(sum == expected, || {
+            Finding::new("no add is lost")
+                .observed(format!(
+                    "two threads added 1 to shards 0 and 1, {} times in all: sum() = {}",
+                    grouped(expected),
+                    grouped(sum)
+                ))
+                .fix(
+                    "add is self.shards[shard].fetch_add(n, Relaxed); sum adds every shard's load.",
+                )
+                .hint(HINT_PAD)
+        })?;
+        if reference.len() < 3 {
+            eprintln!(
+                "not judged: the two threads ran side by side in only {} of {ran} rounds (the machine is busy)",
+                reference.len()
+            );
+            return Ok(());
+        }
+        let rounds = reference.len();
+        let (reference, learner) = (median(reference), median(learner));
+        if reference < 2.0 {
+            eprintln!("not judged: on this machine two counters on one cache line were only {reference:.2}x slower than padded ones (median of {rounds} rounds; ShardedCounter: {learner:.2}x)");
+            return Ok(());
+        }
+        // Halfway, on a log scale, between padded (1x) and sharing a line (reference x).
+        let limit = reference.sqrt().max(1.5);
+        eprintln!("one line {reference:.2}x slower than padded, ShardedCounter {learner:.2}x, limit {limit:.2}x (median of {rounds} rounds)");
+        ensure(learner <= limit, || {
+            Finding::new("threads adding to different shards don't contend: each shard has a cache line of its own")
+                .observed(format!("median of {rounds} rounds with both threads on a core each: two threads adding to two counters on one cache line took {reference:.1}x the time per add of two counters each on its own line (the check's reference); adding to shards 0 and 1 of ShardedCounter::new(2) took {learner:.1}x, more than the {limit:.1}x allowed"))
+                .why("A core writes a cache line (64 bytes, fetched in pairs of 128 on many CPUs) only while it holds it alone, so two cores writing different words of one line pass the line back and forth on every write: false sharing. Shards next to each other in memory (a Vec<AtomicU64>, or a pad that fixes the size but not where each value starts) share lines, and threads with shards of their own are as slow as threads sharing one counter.")
+                .fix("#[repr(align(128))] on CachePadded (the alignment also rounds its size up to 128), and ShardedCounter holding a Vec<CachePadded<AtomicU64>>.")
+                .hint(HINT_PAD)
         })
     }
 }

@@ -3,11 +3,9 @@
 //! Compiled by the grader into a harness together with the crate under test (`supervisor`).
 //!
 //! The checks start child processes. Inside the sandbox the only program a check may execute is the
-//! harness binary itself, so every child is that binary started again: `harness run echo_worker`
-//! with the variable [`CHILD_ENV`] naming the part it plays. Every check function begins with
-//! [`child::gate`], which, when that variable is set, runs the child program and exits before
-//! the check itself (or the runner's record) can run. The harness has no `child NAME` mode yet; this
-//! gate stands in for it.
+//! harness binary itself, so every child is that binary started again as one of the lesson's child
+//! programs, [`CHILDREN`]: `harness child NAME ARGS...` runs it and exits before anything of a check
+//! (or the runner's record) can run.
 //!
 //! Most children are [`child::script`]: a worker with its own framing (independent of the
 //! learner's), whose every request is a small command ("echo:x", "sleep:300:x", "exit:3:why",
@@ -59,39 +57,43 @@ const HINT_POOL: u32 = 6;
 const HINT_RESTART: u32 = 7;
 const HINT_POOL_SHUTDOWN: u32 = 8;
 
-/// The variable that turns a harness process into one of the lesson's child programs.
-const CHILD_ENV: &str = "GRADER_LESSON10_CHILD";
-/// The check a child is started as (any check would do: each begins with the gate).
-const CHILD_CHECK: &str = "echo_worker";
+/// The lesson's child programs (see [`child`]).
+#[cfg(not(loom))]
+pub const CHILDREN: &[Child] = &[
+    child!(child::script),
+    child!(child::ignore_eof),
+    child!(child::serve_echo),
+    child!(child::crash_at_once),
+];
 
 /// The lesson's child programs.
 #[cfg(not(loom))]
 mod child {
-    use super::CHILD_ENV;
     use std::io::{self, Read, Write};
     use std::time::Duration;
 
-    /// Runs the child program named in [`CHILD_ENV`] and exits; returns at once when it is unset.
-    pub fn gate() {
-        let Ok(mode) = std::env::var(CHILD_ENV) else {
-            return;
-        };
-        match mode.split(':').collect::<Vec<_>>().as_slice() {
-            ["script"] => script(false),
-            ["ignore_eof"] => script(true),
-            ["serve_echo"] => {
-                let result = supervisor::serve(|request| request.to_vec());
-                std::process::exit(if result.is_ok() { 0 } else { 1 })
-            }
-            ["crash_at_once", code] => {
-                eprintln!("child {}: crashing at once", std::process::id());
-                std::process::exit(code.parse().unwrap_or(7))
-            }
-            _ => {
-                eprintln!("child: unknown mode {mode}");
-                std::process::exit(99)
-            }
+    /// The script worker (see [`run_script`]).
+    pub fn script(_: &[String]) -> i32 {
+        run_script(false)
+    }
+
+    /// The script worker, which at the end of its stdin does not exit but sleeps on.
+    pub fn ignore_eof(_: &[String]) -> i32 {
+        run_script(true)
+    }
+
+    /// A worker built on the learner's `serve`: answers each request with itself.
+    pub fn serve_echo(_: &[String]) -> i32 {
+        match supervisor::serve(|request| request.to_vec()) {
+            Ok(()) => 0,
+            Err(_) => 1,
         }
+    }
+
+    /// A worker that exits with code `args[0]` before reading anything.
+    pub fn crash_at_once(args: &[String]) -> i32 {
+        eprintln!("child {}: crashing at once", std::process::id());
+        args.first().and_then(|c| c.parse().ok()).unwrap_or(7)
     }
 
     /// A frame read with the checks' own code: the learner's framing is checked separately.
@@ -127,7 +129,7 @@ mod child {
         }
     }
 
-    fn script(ignore_eof: bool) -> ! {
+    fn run_script(ignore_eof: bool) -> ! {
         let stdin = io::stdin();
         let mut input = stdin.lock();
         let stdout = io::stdout();
@@ -226,14 +228,14 @@ mod std_checks {
     // ---------------------------------------------------------------------------------------
     // Helpers
 
-    /// A spec that starts the harness again as the child program `mode` (see [`child::gate`]).
-    /// The mode travels in the environment, which every child inherits: set it before spawning.
+    /// A spec that starts the harness again as the child program `mode` (`NAME` or `NAME:ARG`, one
+    /// of [`CHILDREN`]).
     fn spec(mode: &str) -> WorkerSpec {
-        std::env::set_var(CHILD_ENV, mode);
-        WorkerSpec {
-            program: std::env::current_exe().expect("the harness knows its own path"),
-            args: vec!["run".into(), CHILD_CHECK.into()],
-        }
+        let mut parts = mode.split(':');
+        let name = parts.next().unwrap_or_default();
+        let (program, args) =
+            grader_harness::runner::child_command(name, &parts.collect::<Vec<_>>());
+        WorkerSpec { program, args }
     }
 
     fn policy(workers: usize, call_timeout_ms: u64, max_restarts: u32, backoff_ms: u64) -> Policy {
@@ -475,7 +477,6 @@ mod std_checks {
     }
 
     pub fn frame_round_trip() -> Outcome {
-        child::gate();
         let mut rng = Rng::seeded(10);
         let all = payloads(&mut rng);
         let mut stream = Vec::new();
@@ -531,7 +532,6 @@ mod std_checks {
     }
 
     pub fn short_reads_and_interrupted() -> Outcome {
-        child::gate();
         let mut rng = Rng::seeded(11);
         let all = payloads(&mut rng);
         let stream: Vec<u8> = all.iter().flat_map(|p| child::frame(p)).collect();
@@ -588,7 +588,6 @@ mod std_checks {
     }
 
     pub fn end_of_stream_cases() -> Outcome {
-        child::gate();
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             ("an empty stream", vec![], "Ok(None)"),
             (
@@ -671,7 +670,6 @@ mod std_checks {
     }
 
     pub fn frame_size_limit() -> Outcome {
-        child::gate();
         let why = "A length comes from the other process: a bug or a hostile worker can announce 4 GiB. Allocating what it says before checking it lets one bad frame take all the memory; the limit must be checked before the buffer exists.";
         let mut out = Vec::new();
         let too_big = vec![7u8; MAX_FRAME + 1];
@@ -752,10 +750,9 @@ mod std_checks {
     }
 
     pub fn serve_flushes_every_answer() -> Outcome {
-        child::gate();
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .args(["run", CHILD_CHECK])
-            .env(CHILD_ENV, "serve_echo")
+        let (program, args) = grader_harness::runner::child_command("serve_echo", &[]);
+        let mut child = Command::new(program)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -834,7 +831,6 @@ mod std_checks {
     const SHORT: Duration = Duration::from_secs(5);
 
     pub fn echo_worker() -> Outcome {
-        child::gate();
         let worker = spawn_worker("script")?;
         let pid = worker.pid();
         let (worker, answer, _) = call_worker(worker, "pid", SHORT, SHORT * 2)?;
@@ -891,7 +887,6 @@ mod std_checks {
     }
 
     pub fn crash_reported_with_status_and_stderr() -> Outcome {
-        child::gate();
         // (mode, request, expected code, expected signal, last words)
         let cases: [(&str, &str, Option<i32>, Option<i32>, &str); 3] = [
             (
@@ -980,7 +975,6 @@ mod std_checks {
     }
 
     pub fn timeout_kills_and_reaps() -> Outcome {
-        child::gate();
         let worker = spawn_worker("script")?;
         let pid = worker.pid();
         let timeout = Duration::from_millis(150);
@@ -1022,7 +1016,6 @@ mod std_checks {
     }
 
     pub fn no_stale_answer_after_timeout() -> Outcome {
-        child::gate();
         let stale_why = "A worker that timed out is still working on the old request. If it is kept, its late answer sits in the pipe and the next caller reads it as its own: a wrong answer, silently, to someone else.";
         let worker = spawn_worker("script")?;
         let (worker, answer, _) = call_worker(
@@ -1102,7 +1095,6 @@ mod std_checks {
     }
 
     pub fn protocol_error_kills_worker() -> Outcome {
-        child::gate();
         let worker = spawn_worker("script")?;
         let pid = worker.pid();
         let (worker, answer, took) =
@@ -1139,7 +1131,6 @@ mod std_checks {
     }
 
     pub fn worker_shutdown_closes_stdin_then_kills() -> Outcome {
-        child::gate();
         let worker = spawn_worker("script")?;
         let pid = worker.pid();
         let (status, took) = bounded(
@@ -1217,7 +1208,6 @@ mod std_checks {
     }
 
     pub fn answers_reach_their_callers_with_crashes() -> Outcome {
-        child::gate();
         let seed = 0x5eed_0010;
         let sup = start("script", policy(3, 5000, 10_000, 1))?;
         let threads = 8;
@@ -1341,7 +1331,6 @@ mod std_checks {
     }
 
     pub fn shutdown_while_calling() -> Outcome {
-        child::gate();
         let sup = start("script", policy(2, 5000, 100, 0))?;
         let started = Instant::now();
         let handles: Vec<_> = (0..8)
@@ -1451,7 +1440,6 @@ mod std_checks {
     // Supervisor: timing
 
     pub fn workers_run_in_parallel() -> Outcome {
-        child::gate();
         let sup = start("script", policy(4, 10_000, 0, 0))?;
         let sleep = 300u64;
         let mut best = Duration::MAX;
@@ -1502,7 +1490,6 @@ mod std_checks {
     }
 
     pub fn waiting_callers_do_not_spin() -> Outcome {
-        child::gate();
         let sup = start("script", policy(1, 10_000, 0, 0))?;
         let s = sup.clone();
         let first = thread::spawn(move || s.call(b"sleep:500:first"));
@@ -1572,7 +1559,6 @@ mod std_checks {
     }
 
     pub fn stderr_flood_does_not_deadlock() -> Outcome {
-        child::gate();
         let worker = spawn_worker("script")?;
         let flood = 1 << 20;
         let (worker, answer, took) = call_worker(
@@ -1617,7 +1603,6 @@ mod std_checks {
     }
 
     pub fn restart_backoff_respected() -> Outcome {
-        child::gate();
         let backoff = 120u64;
         let before = Instant::now();
         let sup = start("crash_at_once:7", policy(1, 5000, 3, backoff))?;
@@ -1663,7 +1648,6 @@ mod std_checks {
     }
 
     pub fn all_dead_is_unavailable_at_once() -> Outcome {
-        child::gate();
         let dead_why = "When every slot is dead and no restart is left, no worker will ever come free: a caller that waits for one waits forever.";
         let dead_fix = "Before waiting, ask whether anything could ever change: if no slot is busy and no idle slot can serve (no worker, no restart left), return Unavailable; and wake every waiter (notify_all) when a slot dies, so they ask again.";
         let sup = start("crash_at_once:7", policy(2, 5000, 2, 10))?;
@@ -1743,7 +1727,6 @@ mod std_checks {
     }
 
     pub fn graceful_shutdown_reaps_everyone() -> Outcome {
-        child::gate();
         let sup = start("script", policy(3, 5000, 0, 0))?;
         // The three workers' pids: three slow calls at once land on three workers.
         let s = sup.clone();
@@ -1864,7 +1847,6 @@ mod std_checks {
     }
 
     pub fn trickled_answer_arrives() -> Outcome {
-        child::gate();
         let worker = spawn_worker("script")?;
         let (worker, answer, took) = call_worker(
             worker,

@@ -60,6 +60,16 @@ pub fn parse(text: &str) -> Result<Vec<CheckInfo>> {
     Ok(out)
 }
 
+/// Whether `checks.rs` declares `CHILDREN`, the child programs its checks start (see
+/// `grader_harness::check::Child`): the generated `main` then hands them to the runner.
+pub fn declares_children(text: &str) -> Result<bool> {
+    let file = syn::parse_file(text)?;
+    Ok(file
+        .items
+        .iter()
+        .any(|item| matches!(item, Item::Const(c) if c.ident == "CHILDREN")))
+}
+
 /// `true` for `#[cfg(loom)]`, `false` for `#[cfg(not(loom))]`.
 fn cfg_of(attrs: &[syn::Attribute]) -> Result<bool> {
     if let Some(attr) = attrs.iter().find(|a| a.path().is_ident("cfg")) {
@@ -176,6 +186,16 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn children_are_seen_where_declared() {
+        let with = "#[cfg(not(loom))] pub const CHILDREN: &[Child] = &[child!(child::script)];";
+        assert!(declares_children(with).unwrap());
+        assert!(!declares_children("pub const CHECKS: &[Check] = &[];").unwrap());
+        let lessons = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
+        let ten = std::fs::read_to_string(lessons.join("10-process-supervisor/checks.rs")).unwrap();
+        assert!(declares_children(&ten).unwrap());
     }
 
     #[test]
