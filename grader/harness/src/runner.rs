@@ -35,6 +35,7 @@ pub fn main(checks: &[Check]) -> ! {
                     name: c.name.to_string(),
                     kind: c.kind,
                     timeout_ms: c.timeout.as_millis() as u64,
+                    measures: c.measures,
                 })
                 .collect();
             println!(

@@ -16,11 +16,23 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::queue_delivers_each_item_once),
     check!(stress, std_checks::run_handles_each_job_once),
     check!(stress, std_checks::close_wakes_everyone),
-    check!(timing, std_checks::put_blocks_while_full),
-    check!(timing, std_checks::get_blocks_while_empty),
-    check!(timing, std_checks::join_waits_for_last_task_done),
-    check!(timing, std_checks::blocked_threads_dont_spin),
-    check!(timing, std_checks::run_leaves_no_thread_behind),
+    check!(timing, std_checks::put_blocks_while_full, measures = wall),
+    check!(timing, std_checks::get_blocks_while_empty, measures = wall),
+    check!(
+        timing,
+        std_checks::join_waits_for_last_task_done,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::blocked_threads_dont_spin,
+        measures = cpu
+    ),
+    check!(
+        timing,
+        std_checks::run_leaves_no_thread_behind,
+        measures = wall
+    ),
 ];
 
 #[cfg(loom)]

@@ -19,11 +19,19 @@ pub const CHECKS: &[Check] = &[
     check!(unit, std_checks::empty_input),
     check!(unit, std_checks::limit_larger_than_urls),
     check!(stress, std_checks::random_latencies_failures_limits),
-    check!(timing, std_checks::fetches_overlap),
-    check!(timing, std_checks::limit_holds_and_is_reached),
-    check!(timing, std_checks::backoff_schedule_respected),
-    check!(timing, std_checks::no_thread_left_behind),
-    check!(timing, std_checks::end_to_end_http),
+    check!(timing, std_checks::fetches_overlap, measures = wall),
+    check!(
+        timing,
+        std_checks::limit_holds_and_is_reached,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::backoff_schedule_respected,
+        measures = wall
+    ),
+    check!(timing, std_checks::no_thread_left_behind, measures = wall),
+    check!(timing, std_checks::end_to_end_http, measures = wall),
 ];
 
 #[cfg(loom)]
@@ -879,11 +887,16 @@ mod std_checks {
         ]);
         let config = config(LIMIT, 3, 20);
         let situation = format!(
-            "{} urls over HTTP on {b} (6 x /slow taking {} ms, /flaky/2, /flaky/1, /missing, /busy, /hang, a connection closed without an answer), limit {LIMIT}, max_attempts 3, timeout 2 s",
+            "{} urls over HTTP on {b} (6 x /slow taking {} ms, /flaky/2, /flaky/1, /missing, /busy, /hang, a connection closed without an answer), limit {LIMIT}, max_attempts 3, HttpFetcher timeout {} s ({} ms for /hang)",
             urls.len(),
-            server::SLOW.as_millis()
+            server::SLOW.as_millis(),
+            ANSWERING_TIMEOUT.as_secs(),
+            HANG_TIMEOUT.as_millis()
         );
-        let fetcher = Arc::new(HttpFetcher::new(Duration::from_secs(2)));
+        let fetcher = Arc::new(HangApart {
+            hang: HttpFetcher::new(HANG_TIMEOUT),
+            rest: HttpFetcher::new(ANSWERING_TIMEOUT),
+        });
         let outcome = call(&urls, fetcher, &config, Duration::from_secs(25), &situation);
         let result = outcome.and_then(|(downloads, _)| {
             check_shape(&urls, &downloads, &situation)?;

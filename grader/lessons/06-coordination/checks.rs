@@ -22,12 +22,24 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::event_pulses_reach_every_waiter),
     check!(stress, std_checks::semaphore_limit_holds_8_threads),
     check!(stress, std_checks::barrier_8_threads_200_rounds),
-    check!(timing, std_checks::blocked_waiters_dont_spin),
-    check!(timing, std_checks::permit_drop_wakes_waiter_promptly),
-    check!(timing, std_checks::periodic_keeps_cadence),
-    check!(timing, std_checks::periodic_stop_is_prompt),
-    check!(timing, std_checks::periodic_stop_waits_for_running_tick),
-    check!(timing, std_checks::no_thread_left_behind),
+    check!(
+        timing,
+        std_checks::blocked_waiters_dont_spin,
+        measures = cpu
+    ),
+    check!(
+        timing,
+        std_checks::permit_drop_wakes_waiter_promptly,
+        measures = wall
+    ),
+    check!(timing, std_checks::periodic_keeps_cadence, measures = wall),
+    check!(timing, std_checks::periodic_stop_is_prompt, measures = wall),
+    check!(
+        timing,
+        std_checks::periodic_stop_waits_for_running_tick,
+        measures = wall
+    ),
+    check!(timing, std_checks::no_thread_left_behind, measures = wall),
 ];
 
 #[cfg(loom)]
