@@ -859,6 +859,30 @@ mod std_checks {
         })
     }
 
+    /// The end-to-end check's fetcher: two of the lesson's `HttpFetcher`s, one for `/hang` and one
+    /// for the rest. `/hang` never answers, so each of its three attempts lasts exactly its timeout:
+    /// a short one keeps the check quick without asking anything more of the pages that do answer,
+    /// which keep all the room a loaded machine needs.
+    struct HangApart {
+        hang: HttpFetcher,
+        rest: HttpFetcher,
+    }
+
+    /// The timeouts of [`HangApart`]: a page that answers (within [`server::SLOW`]) gets 8 times
+    /// what it needs; one that never answers gets any timeout at all, so a short one.
+    const ANSWERING_TIMEOUT: Duration = Duration::from_secs(2);
+    const HANG_TIMEOUT: Duration = Duration::from_millis(300);
+
+    impl Fetch for HangApart {
+        fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+            if url.ends_with("/hang") {
+                self.hang.fetch(url)
+            } else {
+                self.rest.fetch(url)
+            }
+        }
+    }
+
     pub fn end_to_end_http() -> Outcome {
         const LIMIT: usize = 3;
         let server = TestServer::start()
