@@ -68,7 +68,7 @@ enum Command {
         /// junit, gradescope (Gradescope's results.json).
         #[arg(long, default_value = "human", value_parser = Format::parser(Format::CHECK))]
         format: Format,
-        /// Checks run at once (timing checks always run alone). Default: the number of cores.
+        /// Checks run at once (CPU timing checks always run alone). Default: the number of cores.
         #[arg(long, short, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Multiply every check's time limit (a slow or busy machine).

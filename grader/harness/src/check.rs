@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 pub use crate::protocol::Finding;
-use crate::protocol::Kind;
+use crate::protocol::{Kind, Measures};
 
 /// A check passes with `Ok(())` and fails with a [`Finding`] that explains itself.
 pub type Outcome = Result<(), Finding>;
@@ -14,6 +14,8 @@ pub struct Check {
     pub name: &'static str,
     pub kind: Kind,
     pub timeout: Duration,
+    /// What a timing check measures (see [`Measures`]): what it may run beside.
+    pub measures: Option<Measures>,
     pub run: fn() -> Outcome,
 }
 
@@ -25,6 +27,7 @@ impl Check {
             name,
             kind,
             timeout: Duration::from_secs(kind.default_timeout_secs()),
+            measures: None,
             run,
         }
     }
@@ -36,13 +39,19 @@ impl Check {
     pub const fn stress(name: &'static str, run: fn() -> Outcome) -> Check {
         Check::new(name, Kind::Stress, run)
     }
-    /// Timing properties. The grader runs timing checks one at a time.
+    /// Timing properties; say what they measure with [`Check::measures`] (`check!(timing, f,
+    /// measures = cpu)`): CPU ones run alone, wall-clock ones beside other checks.
     pub const fn timing(name: &'static str, run: fn() -> Outcome) -> Check {
         Check::new(name, Kind::Timing, run)
     }
     /// loom model checks.
     pub const fn model(name: &'static str, run: fn() -> Outcome) -> Check {
         Check::new(name, Kind::Model, run)
+    }
+    /// What this timing check measures.
+    pub const fn measures(mut self, measures: Measures) -> Check {
+        self.measures = Some(measures);
+        self
     }
     /// Overrides the time limit of this check.
     pub const fn timeout_secs(mut self, secs: u64) -> Check {
@@ -56,19 +65,38 @@ impl Check {
 /// ```ignore
 /// pub const CHECKS: &[Check] = &[
 ///     check!(unit, std_checks::counter_one_thread),
-///     check!(timing, std_checks::fetches_overlap, timeout = 40),
+///     check!(timing, std_checks::fetches_overlap, measures = wall, timeout = 40),
+///     check!(timing, std_checks::waiters_dont_spin, measures = cpu),
 /// ];
 /// ```
 /// The name the grader, the curriculum and the reports use is the function's own
-/// (`counter_one_thread`); the function may sit in one module (`std_checks::`).
+/// (`counter_one_thread`); the function may sit in one module (`std_checks::`). A timing check
+/// says what it measures, `cpu` or `wall` ([`Measures`]); the grader reads all of this from the
+/// kit's `checks.rs` itself (`grader/src/check/declared.rs`), in this order.
 #[macro_export]
 macro_rules! check {
-    ($kind:ident, $module:ident :: $function:ident $(, timeout = $secs:expr)?) => {
+    ($kind:ident, $module:ident :: $function:ident
+        $(, measures = $measures:ident)? $(, timeout = $secs:expr)?) => {
         $crate::check::Check::$kind(stringify!($function), $module::$function)
+            $(.measures($crate::measures!($measures)))?
             $(.timeout_secs($secs))?
     };
-    ($kind:ident, $function:ident $(, timeout = $secs:expr)?) => {
-        $crate::check::Check::$kind(stringify!($function), $function) $(.timeout_secs($secs))?
+    ($kind:ident, $function:ident $(, measures = $measures:ident)? $(, timeout = $secs:expr)?) => {
+        $crate::check::Check::$kind(stringify!($function), $function)
+            $(.measures($crate::measures!($measures)))?
+            $(.timeout_secs($secs))?
+    };
+}
+
+/// `cpu` or `wall`, as `check!` takes them, to a [`Measures`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! measures {
+    (cpu) => {
+        $crate::protocol::Measures::Cpu
+    };
+    (wall) => {
+        $crate::protocol::Measures::Wall
     };
 }
 

@@ -96,12 +96,48 @@ impl std::fmt::Display for Kind {
     }
 }
 
+/// What a timing check measures, which decides what may run beside it. It is declared in the
+/// kit's `checks.rs` (`check!(timing, m::f, measures = cpu)`), read by the grader from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measures {
+    /// CPU time, or how fast CPU-bound code runs (busy waiting, false sharing, speed-up, the cost
+    /// of an operation): anything else running on the machine moves the figure, a spinning thread
+    /// that has to share a core looks less busy than it is. Runs with nothing else of the grader.
+    Cpu,
+    /// Wall-clock waits on sleeping threads (blocking, overlap, back-off, cadence): the code under
+    /// test sleeps, and company only makes a wake-up a little late, which the checks' margins
+    /// allow for. Runs beside other checks.
+    Wall,
+}
+
+impl Measures {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measures::Cpu => "cpu",
+            Measures::Wall => "wall",
+        }
+    }
+}
+
 /// One check as `harness list` describes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckInfo {
     pub name: String,
     pub kind: Kind,
     pub timeout_ms: u64,
+    /// A timing check's [`Measures`]; `None` for the other kinds, and for a timing check that does
+    /// not say, which is then run as [`Measures::Cpu`] (alone), the safe side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measures: Option<Measures>,
+}
+
+impl CheckInfo {
+    /// Whether this check needs the machine to itself: a timing check that measures CPU, or that
+    /// does not say what it measures.
+    pub fn runs_alone(&self) -> bool {
+        self.kind == Kind::Timing && self.measures != Some(Measures::Wall)
+    }
 }
 
 /// Why a check failed, in the words a learner needs: which property broke, what was observed, why

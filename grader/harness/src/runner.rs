@@ -43,6 +43,7 @@ pub fn main_with_children(checks: &[Check], children: &[Child]) -> ! {
                     name: c.name.to_string(),
                     kind: c.kind,
                     timeout_ms: c.timeout.as_millis() as u64,
+                    measures: c.measures,
                 })
                 .collect();
             println!(

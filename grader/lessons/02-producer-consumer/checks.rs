@@ -18,11 +18,23 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::close_wakes_everyone),
     check!(stress, std_checks::last_task_done_wakes_every_joiner),
     check!(stress, std_checks::run_passes_on_a_panic_from_handle),
-    check!(timing, std_checks::put_blocks_while_full),
-    check!(timing, std_checks::get_blocks_while_empty),
-    check!(timing, std_checks::join_waits_for_last_task_done),
-    check!(timing, std_checks::blocked_threads_dont_spin),
-    check!(timing, std_checks::run_leaves_no_thread_behind),
+    check!(timing, std_checks::put_blocks_while_full, measures = wall),
+    check!(timing, std_checks::get_blocks_while_empty, measures = wall),
+    check!(
+        timing,
+        std_checks::join_waits_for_last_task_done,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::blocked_threads_dont_spin,
+        measures = cpu
+    ),
+    check!(
+        timing,
+        std_checks::run_leaves_no_thread_behind,
+        measures = wall
+    ),
 ];
 
 #[cfg(loom)]
@@ -783,8 +795,10 @@ mod std_checks {
             .collect();
         wait_count(&started, threads);
         thread::sleep(Duration::from_millis(100));
+        // A share of a core does not depend on how long it is watched: 400 ms is hundreds of
+        // scheduler time slices, enough for a polling thread's share to show as it is.
         let watch = Stopwatch::start();
-        thread::sleep(Duration::from_millis(1_000));
+        thread::sleep(Duration::from_millis(400));
         let (cpu, wall) = (watch.cpu(), watch.wall());
         q.close();
         if wait_finished(&handles, PROMPT) > 0 {

@@ -19,11 +19,19 @@ pub const CHECKS: &[Check] = &[
     check!(unit, std_checks::empty_input),
     check!(unit, std_checks::limit_larger_than_urls),
     check!(stress, std_checks::random_latencies_failures_limits),
-    check!(timing, std_checks::fetches_overlap),
-    check!(timing, std_checks::limit_holds_and_is_reached),
-    check!(timing, std_checks::backoff_schedule_respected),
-    check!(timing, std_checks::no_thread_left_behind),
-    check!(timing, std_checks::end_to_end_http),
+    check!(timing, std_checks::fetches_overlap, measures = wall),
+    check!(
+        timing,
+        std_checks::limit_holds_and_is_reached,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::backoff_schedule_respected,
+        measures = wall
+    ),
+    check!(timing, std_checks::no_thread_left_behind, measures = wall),
+    check!(timing, std_checks::end_to_end_http, measures = wall),
 ];
 
 #[cfg(loom)]
@@ -851,6 +859,30 @@ mod std_checks {
         })
     }
 
+    /// The end-to-end check's fetcher: two of the lesson's `HttpFetcher`s, one for `/hang` and one
+    /// for the rest. `/hang` never answers, so each of its three attempts lasts exactly its timeout:
+    /// a short one keeps the check quick without asking anything more of the pages that do answer,
+    /// which keep all the room a loaded machine needs.
+    struct HangApart {
+        hang: HttpFetcher,
+        rest: HttpFetcher,
+    }
+
+    /// The timeouts of [`HangApart`]: a page that answers (within [`server::SLOW`]) gets 8 times
+    /// what it needs; one that never answers gets any timeout at all, so a short one.
+    const ANSWERING_TIMEOUT: Duration = Duration::from_secs(2);
+    const HANG_TIMEOUT: Duration = Duration::from_millis(300);
+
+    impl Fetch for HangApart {
+        fn fetch(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+            if url.ends_with("/hang") {
+                self.hang.fetch(url)
+            } else {
+                self.rest.fetch(url)
+            }
+        }
+    }
+
     pub fn end_to_end_http() -> Outcome {
         const LIMIT: usize = 3;
         let server = TestServer::start()
@@ -879,11 +911,16 @@ mod std_checks {
         ]);
         let config = config(LIMIT, 3, 20);
         let situation = format!(
-            "{} urls over HTTP on {b} (6 x /slow taking {} ms, /flaky/2, /flaky/1, /missing, /busy, /hang, a connection closed without an answer), limit {LIMIT}, max_attempts 3, timeout 2 s",
+            "{} urls over HTTP on {b} (6 x /slow taking {} ms, /flaky/2, /flaky/1, /missing, /busy, /hang, a connection closed without an answer), limit {LIMIT}, max_attempts 3, HttpFetcher timeout {} s ({} ms for /hang)",
             urls.len(),
-            server::SLOW.as_millis()
+            server::SLOW.as_millis(),
+            ANSWERING_TIMEOUT.as_secs(),
+            HANG_TIMEOUT.as_millis()
         );
-        let fetcher = Arc::new(HttpFetcher::new(Duration::from_secs(2)));
+        let fetcher = Arc::new(HangApart {
+            hang: HttpFetcher::new(HANG_TIMEOUT),
+            rest: HttpFetcher::new(ANSWERING_TIMEOUT),
+        });
         let outcome = call(&urls, fetcher, &config, Duration::from_secs(25), &situation);
         let result = outcome.and_then(|(downloads, _)| {
             check_shape(&urls, &downloads, &situation)?;

@@ -19,10 +19,18 @@ pub const CHECKS: &[Check] = &[
     check!(unit, std_checks::matches_reference_model),
     check!(stress, std_checks::random_ops_8_threads),
     check!(stress, std_checks::single_flight_8_threads),
-    check!(timing, std_checks::constant_time_ops),
-    check!(timing, std_checks::slow_load_blocks_no_other_key),
-    check!(timing, std_checks::waiters_share_the_load),
-    check!(timing, std_checks::panicking_load_wakes_waiters),
+    check!(timing, std_checks::constant_time_ops, measures = cpu),
+    check!(
+        timing,
+        std_checks::slow_load_blocks_no_other_key,
+        measures = wall
+    ),
+    check!(timing, std_checks::waiters_share_the_load, measures = wall),
+    check!(
+        timing,
+        std_checks::panicking_load_wakes_waiters,
+        measures = wall
+    ),
 ];
 
 #[cfg(loom)]

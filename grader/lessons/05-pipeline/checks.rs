@@ -15,11 +15,19 @@ pub const CHECKS: &[Check] = &[
     check!(unit, std_checks::panics_contained, timeout = 20),
     check!(unit, std_checks::empty_input, timeout = 20),
     check!(unit, std_checks::one_worker_per_stage, timeout = 20),
-    check!(timing, std_checks::stages_overlap),
-    check!(timing, std_checks::pools_work_in_parallel),
-    check!(timing, std_checks::pool_concurrency_matches_config),
-    check!(timing, std_checks::backpressure_bounds_fetch),
-    check!(timing, std_checks::no_thread_left_behind),
+    check!(timing, std_checks::stages_overlap, measures = wall),
+    check!(timing, std_checks::pools_work_in_parallel, measures = wall),
+    check!(
+        timing,
+        std_checks::pool_concurrency_matches_config,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::backpressure_bounds_fetch,
+        measures = wall
+    ),
+    check!(timing, std_checks::no_thread_left_behind, measures = wall),
     check!(stress, std_checks::random_pipelines_account_every_item),
 ];
 

@@ -17,9 +17,21 @@ pub const CHECKS: &[Check] = &[
     check!(unit, std_checks::dine_counts_meals),
     check!(stress, std_checks::random_transfers_8_threads),
     check!(stress, std_checks::dine_5_philosophers_500_meals),
-    check!(timing, std_checks::disjoint_transfers_overlap),
-    check!(timing, std_checks::waiting_transfer_does_not_spin),
-    check!(timing, std_checks::philosophers_eat_in_parallel),
+    check!(
+        timing,
+        std_checks::disjoint_transfers_overlap,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::waiting_transfer_does_not_spin,
+        measures = cpu
+    ),
+    check!(
+        timing,
+        std_checks::philosophers_eat_in_parallel,
+        measures = wall
+    ),
 ];
 
 #[cfg(loom)]

@@ -26,12 +26,24 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::cancel_storm),
     check!(stress, std_checks::shutdown_races_submitters),
     check!(stress, std_checks::as_completed_yields_each_once),
-    check!(timing, std_checks::runs_exactly_workers_at_once),
-    check!(timing, std_checks::as_completed_in_finishing_order),
-    check!(timing, std_checks::waiting_does_not_spin),
-    check!(timing, std_checks::panics_dont_kill_workers),
-    check!(timing, std_checks::shutdown_run_and_cancel),
-    check!(timing, std_checks::no_thread_left_behind),
+    check!(
+        timing,
+        std_checks::runs_exactly_workers_at_once,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::as_completed_in_finishing_order,
+        measures = wall
+    ),
+    check!(timing, std_checks::waiting_does_not_spin, measures = cpu),
+    check!(
+        timing,
+        std_checks::panics_dont_kill_workers,
+        measures = wall
+    ),
+    check!(timing, std_checks::shutdown_run_and_cancel, measures = wall),
+    check!(timing, std_checks::no_thread_left_behind, measures = wall),
 ];
 
 #[cfg(loom)]

@@ -31,9 +31,21 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::each_item_processed_once),
     check!(stress, std_checks::sharded_counter_8_threads),
     check!(stress, std_checks::random_shapes),
-    check!(timing, std_checks::slow_chunks_do_not_hold_up_the_rest),
-    check!(timing, std_checks::speedup_against_reference),
-    check!(timing, std_checks::false_sharing_against_reference),
+    check!(
+        timing,
+        std_checks::slow_chunks_do_not_hold_up_the_rest,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::speedup_against_reference,
+        measures = cpu
+    ),
+    check!(
+        timing,
+        std_checks::false_sharing_against_reference,
+        measures = cpu
+    ),
 ];
 
 #[cfg(loom)]

@@ -34,13 +34,33 @@ pub const CHECKS: &[Check] = &[
     check!(unit, std_checks::worker_shutdown_closes_stdin_then_kills),
     check!(stress, std_checks::answers_reach_their_callers_with_crashes),
     check!(stress, std_checks::shutdown_while_calling),
-    check!(timing, std_checks::workers_run_in_parallel),
-    check!(timing, std_checks::waiting_callers_do_not_spin),
-    check!(timing, std_checks::stderr_flood_does_not_deadlock),
-    check!(timing, std_checks::restart_backoff_respected),
-    check!(timing, std_checks::all_dead_is_unavailable_at_once),
-    check!(timing, std_checks::graceful_shutdown_reaps_everyone),
-    check!(timing, std_checks::trickled_answer_arrives),
+    check!(timing, std_checks::workers_run_in_parallel, measures = wall),
+    check!(
+        timing,
+        std_checks::waiting_callers_do_not_spin,
+        measures = cpu
+    ),
+    check!(
+        timing,
+        std_checks::stderr_flood_does_not_deadlock,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::restart_backoff_respected,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::all_dead_is_unavailable_at_once,
+        measures = wall
+    ),
+    check!(
+        timing,
+        std_checks::graceful_shutdown_reaps_everyone,
+        measures = wall
+    ),
+    check!(timing, std_checks::trickled_answer_arrives, measures = wall),
 ];
 
 // Processes are outside what loom can model: this lesson has no model checks.

@@ -1,15 +1,17 @@
 //! The checks a lesson declares, read from the kit's own `checks.rs` (parsed with syn), never asked
 //! of the binary under test: a submission linked into the harness could otherwise answer
-//! `harness list` itself and give its checks any name, kind or time limit.
+//! `harness list` itself and give its checks any name, kind, time limit, or claim that a CPU-time
+//! check may share the machine.
 //!
-//! `checks.rs` declares `pub const CHECKS: &[Check] = &[check!(kind, module::name [, timeout = N]), ..]`
-//! twice: under `cfg(not(loom))` (unit, stress and timing checks) and under `cfg(loom)` (model
-//! checks). Anything else in those arrays is a kit error, reported as such.
+//! `checks.rs` declares `pub const CHECKS: &[Check] = &[check!(kind, module::name
+//! [, measures = cpu|wall] [, timeout = N]), ..]` twice: under `cfg(not(loom))` (unit, stress and
+//! timing checks) and under `cfg(loom)` (model checks). Anything else in those arrays is a kit
+//! error, reported as such.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use grader_harness::protocol::{CheckInfo, Kind};
+use grader_harness::protocol::{CheckInfo, Kind, Measures};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Item, Token};
 
@@ -88,7 +90,8 @@ fn cfg_of(attrs: &[syn::Attribute]) -> Result<bool> {
     bail!("a CHECKS array without #[cfg(loom)] or #[cfg(not(loom))]")
 }
 
-/// `check!(kind, module::name)` or `check!(kind, name, timeout = N)`.
+/// `check!(kind, module::name)`, optionally followed by `measures = cpu|wall` (timing checks) and
+/// `timeout = N`.
 fn check_invocation(expr: &Expr) -> Result<CheckInfo> {
     let Expr::Macro(m) = expr else {
         bail!("an element of CHECKS is not a `check!(..)` invocation");
@@ -120,27 +123,50 @@ fn check_invocation(expr: &Expr) -> Result<CheckInfo> {
         _ => bail!("`check!({kind}, ..)` names no function"),
     };
     let mut timeout_secs = kind.default_timeout_secs();
-    if let Some(extra) = args.next() {
-        match extra {
-            Expr::Assign(a) if matches!(&*a.left, Expr::Path(p) if p.path.is_ident("timeout")) => {
-                match &*a.right {
-                    Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Int(n),
-                        ..
-                    }) => timeout_secs = n.base10_parse()?,
-                    _ => bail!("`check!({kind}, {name}, timeout = ..)`: a whole number of seconds"),
-                }
-            }
-            _ => bail!("`check!({kind}, {name}, ..)`: only `timeout = N` may follow the name"),
+    let mut measures = None;
+    let mut seen: Vec<String> = Vec::new();
+    for extra in args {
+        let Expr::Assign(a) = &extra else {
+            bail!("`check!({kind}, {name}, ..)`: only `measures = ..` and `timeout = N` may follow the name");
+        };
+        let key = match &*a.left {
+            Expr::Path(p) if p.path.get_ident().is_some() => p.path.get_ident().unwrap().to_string(),
+            _ => bail!("`check!({kind}, {name}, ..)`: only `measures = ..` and `timeout = N` may follow the name"),
+        };
+        if seen.contains(&key) {
+            bail!("`check!({kind}, {name}, ..)` says `{key}` twice");
         }
-    }
-    if args.next().is_some() {
-        bail!("`check!({kind}, {name}, ..)` has too many arguments");
+        match key.as_str() {
+            "timeout" => match &*a.right {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(n),
+                    ..
+                }) => timeout_secs = n.base10_parse()?,
+                _ => bail!("`check!({kind}, {name}, timeout = ..)`: a whole number of seconds"),
+            },
+            "measures" => {
+                if kind != Kind::Timing {
+                    bail!("`check!({kind}, {name}, measures = ..)`: only a timing check says what it measures");
+                }
+                let word = match &*a.right {
+                    Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+                    _ => None,
+                };
+                measures = Some(match word.as_deref() {
+                    Some("cpu") => Measures::Cpu,
+                    Some("wall") => Measures::Wall,
+                    _ => bail!("`check!({kind}, {name}, measures = ..)`: `cpu` (CPU time or speed: runs alone) or `wall` (wall-clock waits on sleeping threads: runs beside other checks)"),
+                });
+            }
+            _ => bail!("`check!({kind}, {name}, {key} = ..)`: only `measures = ..` and `timeout = N` may follow the name"),
+        }
+        seen.push(key);
     }
     Ok(CheckInfo {
         name,
         kind,
         timeout_ms: timeout_secs * 1000,
+        measures,
     })
 }
 
@@ -156,21 +182,34 @@ mod tests {
             pub const CHECKS: &[Check] = &[
                 check!(unit, std_checks::a),
                 check!(timing, std_checks::b, timeout = 40),
+                check!(timing, std_checks::d, measures = wall, timeout = 40),
+                check!(timing, e, measures = cpu),
             ];
             #[cfg(loom)]
             pub const CHECKS: &[Check] = &[check!(model, model_checks::c)];
         "#;
         let checks = parse(text).unwrap();
-        let got: Vec<(&str, Kind, u64)> = checks
+        let got: Vec<(&str, Kind, u64, Option<Measures>, bool)> = checks
             .iter()
-            .map(|c| (c.name.as_str(), c.kind, c.timeout_ms))
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.kind,
+                    c.timeout_ms,
+                    c.measures,
+                    c.runs_alone(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
             [
-                ("a", Kind::Unit, 10_000),
-                ("b", Kind::Timing, 40_000),
-                ("c", Kind::Model, 120_000)
+                ("a", Kind::Unit, 10_000, None, false),
+                // A timing check that does not say what it measures runs alone.
+                ("b", Kind::Timing, 40_000, None, true),
+                ("d", Kind::Timing, 40_000, Some(Measures::Wall), false),
+                ("e", Kind::Timing, 30_000, Some(Measures::Cpu), true),
+                ("c", Kind::Model, 120_000, None, false)
             ]
         );
     }
@@ -183,6 +222,12 @@ mod tests {
             "#[cfg(not(loom))] pub const CHECKS: &[Check] = &[check!(unit, m::a), check!(unit, n::a)];",
             "#[cfg(not(loom))] pub const CHECKS: &[Check] = &[check!(fast, m::a)];",
             "pub const OTHER: u8 = 1;",
+            // Only a timing check says what it measures, and only cpu or wall, once.
+            "#[cfg(not(loom))] pub const CHECKS: &[Check] = &[check!(stress, m::a, measures = wall)];",
+            "#[cfg(not(loom))] pub const CHECKS: &[Check] = &[check!(timing, m::a, measures = fast)];",
+            "#[cfg(not(loom))] pub const CHECKS: &[Check] = &[check!(timing, m::a, measures = wall, measures = cpu)];",
+            "#[cfg(not(loom))] pub const CHECKS: &[Check] = &[check!(timing, m::a, timeout = 5, timeout = 6)];",
+            "#[cfg(not(loom))] pub const CHECKS: &[Check] = &[check!(timing, m::a, speed = 5)];",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
@@ -206,6 +251,15 @@ mod tests {
             // Every lesson has unit checks; model checks where loom applies (not lesson 10's
             // processes).
             assert!(checks.iter().any(|c| c.kind == Kind::Unit), "{entry:?}");
+            // Every timing check says what it measures: one that does not runs alone, which is
+            // safe but makes every learner wait for it.
+            for c in checks.iter().filter(|c| c.kind == Kind::Timing) {
+                assert!(
+                    c.measures.is_some(),
+                    "{entry:?}: timing check `{}` does not say `measures = cpu` or `measures = wall`",
+                    c.name
+                );
+            }
         }
     }
 }

@@ -18,7 +18,8 @@ pub const SHIM_LINT: &str = "uses_sync_shim";
 
 #[derive(Clone)]
 pub struct Options {
-    /// Checks run at once (timing checks always run alone).
+    /// Unit, stress and model checks run at once (wall-clock timing checks run beside them, CPU
+    /// timing checks alone: see `run::run_all`).
     pub jobs: usize,
     pub budget: Budget,
     /// Run only these checks (verify uses it); `None`: all.

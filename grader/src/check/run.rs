@@ -100,8 +100,42 @@ pub struct Job<'a> {
     pub info: CheckInfo,
 }
 
-/// Runs `jobs`, `parallel` at a time, except timing checks, which run one at a time with nothing
-/// else running so that what they measure is the code under test and not its neighbours.
+/// Which checks run in which lane (indices into the jobs, in their order); see [`run_all`].
+#[derive(Debug, PartialEq, Eq)]
+struct Lanes {
+    /// Unit, stress and model checks: one per core.
+    others: Vec<usize>,
+    /// Wall-clock timing checks: beside the others.
+    wall_clock: Vec<usize>,
+    /// CPU timing checks (and timing checks that do not say what they measure): one at a time,
+    /// after everything else.
+    alone: Vec<usize>,
+}
+
+impl Lanes {
+    fn of(infos: &[&CheckInfo]) -> Lanes {
+        let (alone, beside): (Vec<usize>, Vec<usize>) =
+            (0..infos.len()).partition(|&i| infos[i].runs_alone());
+        let (wall_clock, others) = beside
+            .into_iter()
+            .partition(|&i| infos[i].kind == Kind::Timing);
+        Lanes {
+            others,
+            wall_clock,
+            alone,
+        }
+    }
+}
+
+/// How many wall-clock timing checks run at once. They sleep nearly all the time, so they take no
+/// core from the checks beside them; the bound keeps a lesson with many of them from starting that
+/// many sandboxes and harness processes at once.
+const WALL_CLOCK_AT_ONCE: usize = 8;
+
+/// Runs `jobs` in three lanes: unit, stress and model checks `parallel` at a time (one per core);
+/// beside them, wall-clock timing checks ([`Measures::Wall`](grader_harness::protocol::Measures)),
+/// up to [`WALL_CLOCK_AT_ONCE`] at a time; then the checks that measure CPU time, one at a time with
+/// nothing else running, so that what they measure is the code under test and not its neighbours.
 /// `on_done` sees each result as it arrives; results come back in the order of `jobs`.
 /// `on_start` is told when each check starts. With `fail_fast`, the checks not started yet when one
 /// fails are skipped, and those running are stopped at once (reported as skipped too).
@@ -114,9 +148,12 @@ pub fn run_all(
     on_done: &(dyn Fn(&CheckRun) + Sync),
 ) -> Vec<CheckRun> {
     let results: Vec<Mutex<Option<CheckRun>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    let (timing, others): (Vec<usize>, Vec<usize>) =
-        (0..jobs.len()).partition(|&i| jobs[i].info.kind == Kind::Timing);
-    let next = AtomicUsize::new(0);
+    let infos: Vec<&CheckInfo> = jobs.iter().map(|j| &j.info).collect();
+    let Lanes {
+        others,
+        wall_clock,
+        alone,
+    } = Lanes::of(&infos);
     let failed = Arc::new(AtomicBool::new(false));
     let cancel = fail_fast.then(|| failed.clone());
     let run = |i: usize| {
@@ -139,16 +176,23 @@ pub fn run_all(
         on_done(&run);
         *results[i].lock().unwrap() = Some(run);
     };
+    // Each lane: its checks in order, a counter of the next one to take, how many threads take them.
+    let lanes = [
+        (others, AtomicUsize::new(0), parallel.max(1)),
+        (wall_clock, AtomicUsize::new(0), WALL_CLOCK_AT_ONCE),
+    ];
     std::thread::scope(|scope| {
-        for _ in 0..parallel.max(1).min(others.len().max(1)) {
-            scope.spawn(|| loop {
-                let n = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&i) = others.get(n) else { break };
-                run(i);
-            });
+        for (checks, next, workers) in &lanes {
+            for _ in 0..(*workers).min(checks.len()) {
+                scope.spawn(|| loop {
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&i) = checks.get(n) else { break };
+                    run(i);
+                });
+            }
         }
     });
-    for i in timing {
+    for i in alone {
         run(i);
     }
     results
@@ -217,8 +261,9 @@ pub fn run_one(job: &Job<'_>, budget: Budget, cancel: Option<Arc<AtomicBool>>) -
         max_output_bytes: Some(budget.flood_bytes),
         cancel,
     };
-    // Timing checks measure the machine: nothing else of ours may run meanwhile (see gate.rs).
-    let (_shared, _alone) = if info.kind == Kind::Timing {
+    // A check that measures CPU time measures the machine: nothing else of ours may run meanwhile
+    // (see gate.rs).
+    let (_shared, _alone) = if info.runs_alone() {
         (None, Some(crate::check::gate::alone()))
     } else {
         (Some(crate::check::gate::shared()), None)
@@ -435,4 +480,39 @@ fn first_panic_line(output: &str) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grader_harness::protocol::Measures;
+
+    #[test]
+    fn only_cpu_timing_checks_run_alone() {
+        let check = |kind, measures| CheckInfo {
+            name: String::new(),
+            kind,
+            timeout_ms: 1000,
+            measures,
+        };
+        let infos = [
+            check(Kind::Unit, None),
+            check(Kind::Timing, Some(Measures::Wall)),
+            check(Kind::Timing, Some(Measures::Cpu)),
+            check(Kind::Stress, None),
+            // Undeclared: the safe side, alone.
+            check(Kind::Timing, None),
+            check(Kind::Timing, Some(Measures::Wall)),
+            check(Kind::Model, None),
+        ];
+        let refs: Vec<&CheckInfo> = infos.iter().collect();
+        assert_eq!(
+            Lanes::of(&refs),
+            Lanes {
+                others: vec![0, 3, 6],
+                wall_clock: vec![1, 5],
+                alone: vec![2, 4],
+            }
+        );
+    }
 }
