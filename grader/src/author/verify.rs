@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anstyle::{AnsiColor, Style};
 use anyhow::{bail, Context, Result};
 
+use crate::author::changed::Changed;
 use crate::author::variants::{self, Role, Variant};
 use crate::check::harness;
 use crate::check::pipeline::{self, Options};
@@ -17,6 +18,8 @@ use crate::check::run;
 use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
+use crate::report::CheckReport;
+use grader_harness::protocol::Kind;
 use crate::shim;
 
 /// The exercise folder is the starter its `starter.sha256` records (what `grader reset` restores).
@@ -303,8 +306,52 @@ fn variant_row(
     };
     if !row.ok {
         row.detail = Some(miss_detail(&report, variant.diff(solution)));
+        return Ok(row);
+    }
+    let changed = Changed::between(solution.files(), target.files());
+    let untraced: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.kind == Kind::Model)
+        .filter_map(|c| untraced(c, &changed).map(|why| format!("{}: {why}", c.name)))
+        .collect();
+    if !untraced.is_empty() {
+        row.ok = false;
+        row.observed = format!(
+            "{} -- but no usable timeline: {}",
+            outcomes.join(", "),
+            untraced.join("; ")
+        );
+        row.detail = Some(variant.diff(solution));
     }
     Ok(row)
+}
+
+/// Why the timeline of model check `check`, which caught a variant, does not show the bug, if it
+/// does not: a learner is owed the interleaving, with two threads at least and one step at least on
+/// the code the variant changed (see [`Changed`]).
+fn untraced(check: &CheckReport, changed: &Changed) -> Option<String> {
+    let Some(trace) = check.finding.as_ref().and_then(|f| f.trace.as_ref()) else {
+        return Some(format!("it {} without a trace", check.status));
+    };
+    let threads = trace.thread_ids().len();
+    if threads < 2 {
+        return Some(format!(
+            "its trace has {threads} thread(s), not two or more"
+        ));
+    }
+    let on_variant = trace
+        .steps
+        .iter()
+        .chain(&trace.blocked)
+        .any(|s| changed.covers(&s.file, s.line));
+    (!on_variant).then(|| {
+        format!(
+            "none of its {} steps is on the lines the variant changes ({})",
+            trace.steps.len() + trace.blocked.len(),
+            changed.describe()
+        )
+    })
 }
 
 /// What a missed variant's or alternative's row shows under it: why it did not build, if it did
