@@ -2,8 +2,9 @@
 //! verify` needs to say that a model check's timeline shows the variant's bug, not just any steps.
 //!
 //! "On the variant's source" means: a line of a function the variant edits (the innermost `fn`
-//! whose body holds an edited line, found with syn), or, for an edit outside every function (a
-//! field, a constant), a line within [`NEAR`] lines of it. A timeline of a lost wake-up shows the
+//! whose body holds an edited line, found with syn) or of a function of the same file it calls by
+//! name (`self.lock()`: a lesson's helper that takes the lock is where the `lock` step shows), or,
+//! for an edit outside every function (a field, a constant), a line within [`NEAR`] lines of it. A timeline of a lost wake-up shows the
 //! waiting thread in `get` while the edit removed a notify from `close`: `close`'s own `lock` step
 //! is then the step on the variant's source.
 
@@ -40,16 +41,20 @@ impl Changed {
                 continue;
             }
             let fns = fn_spans(&after);
-            let mut spans: Vec<(u32, u32)> = edited
-                .iter()
-                .map(|&line| {
-                    fns.iter()
-                        .filter(|(start, end)| *start <= line && line <= *end)
-                        .min_by_key(|(start, end)| end - start)
-                        .copied()
-                        .unwrap_or((line.saturating_sub(NEAR).max(1), line + NEAR))
-                })
-                .collect();
+            let mut spans: Vec<(u32, u32)> = Vec::new();
+            for &line in &edited {
+                let around = fns
+                    .iter()
+                    .filter(|f| f.start <= line && line <= f.end)
+                    .min_by_key(|f| f.end - f.start);
+                let Some(around) = around else {
+                    spans.push((line.saturating_sub(NEAR).max(1), line + NEAR));
+                    continue;
+                };
+                spans.push((around.start, around.end));
+                let helpers = fns.iter().filter(|f| around.calls.contains(&f.name));
+                spans.extend(helpers.map(|f| (f.start, f.end)));
+            }
             spans.sort_unstable();
             // Overlapping ranges as one: each says once where the variant's code is.
             let mut merged: Vec<(u32, u32)> = Vec::new();
@@ -113,28 +118,61 @@ fn edited_lines(before: &str, after: &str) -> Vec<u32> {
     lines
 }
 
-/// The line span of every function (free, in an `impl` or a `trait`, nested too) of `text`;
-/// none when it does not parse.
-fn fn_spans(text: &str) -> Vec<(u32, u32)> {
+/// A function of a file: its name, its lines, and the names it calls (`f(..)`, `x.f(..)`).
+struct Fn {
+    name: String,
+    start: u32,
+    end: u32,
+    calls: Vec<String>,
+}
+
+/// Every function (free, in an `impl` or a `trait`, nested too) of `text`; none when it does not
+/// parse.
+fn fn_spans(text: &str) -> Vec<Fn> {
+    /// The names a body calls.
     #[derive(Default)]
-    struct Fns(Vec<(u32, u32)>);
+    struct Calls(Vec<String>);
+    impl<'ast> Visit<'ast> for Calls {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            self.0.push(call.method.to_string());
+            syn::visit::visit_expr_method_call(self, call);
+        }
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if let syn::Expr::Path(path) = &*call.func {
+                if let Some(last) = path.path.segments.last() {
+                    self.0.push(last.ident.to_string());
+                }
+            }
+            syn::visit::visit_expr_call(self, call);
+        }
+    }
+    #[derive(Default)]
+    struct Fns(Vec<Fn>);
     impl Fns {
-        fn add(&mut self, span: proc_macro2::Span) {
-            self.0
-                .push((span.start().line as u32, span.end().line as u32));
+        fn add(&mut self, name: &syn::Ident, span: proc_macro2::Span, body: &syn::Block) {
+            let mut calls = Calls::default();
+            calls.visit_block(body);
+            self.0.push(Fn {
+                name: name.to_string(),
+                start: span.start().line as u32,
+                end: span.end().line as u32,
+                calls: calls.0,
+            });
         }
     }
     impl<'ast> Visit<'ast> for Fns {
         fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
-            self.add(f.span());
+            self.add(&f.sig.ident, f.span(), &f.block);
             syn::visit::visit_item_fn(self, f);
         }
         fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
-            self.add(f.span());
+            self.add(&f.sig.ident, f.span(), &f.block);
             syn::visit::visit_impl_item_fn(self, f);
         }
         fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
-            self.add(f.span());
+            if let Some(body) = &f.default {
+                self.add(&f.sig.ident, f.span(), body);
+            }
             syn::visit::visit_trait_item_fn(self, f);
         }
     }
@@ -154,14 +192,17 @@ mod tests {
         vec![SourceFile::new("lib.rs", text.as_bytes().to_vec())]
     }
 
-    const SOLUTION: &str = "pub struct C {\n    n: u32,\n}\n\nimpl C {\n    pub fn get(&self) -> u32 {\n        self.n\n    }\n\n    pub fn close(&self) {\n        lock();\n        notify();\n    }\n}\n";
+    const SOLUTION: &str = "pub struct C {\n    n: u32,\n}\n\nimpl C {\n    pub fn get(&self) -> u32 {\n        self.n\n    }\n\n    pub fn close(&self) {\n        lock();\n        notify();\n    }\n}\n\nfn lock() {}\n\nfn notify() {}\n";
 
     #[test]
-    fn an_edit_inside_a_function_covers_the_whole_function_and_nothing_else() {
+    fn an_edit_inside_a_function_covers_it_and_the_helpers_it_calls() {
         let variant = SOLUTION.replace("        notify();\n", "");
         let changed = Changed::between(&files(SOLUTION), &files(&variant));
-        assert_eq!(changed.describe(), "lib.rs:10-12");
+        // close, and lock, which close still calls: where its `lock` step shows.
+        assert_eq!(changed.describe(), "lib.rs:10-12, lib.rs:15-15");
         assert!(changed.covers("src/lib.rs", 11));
+        assert!(changed.covers("src/lib.rs", 15));
+        assert!(!changed.covers("src/lib.rs", 17));
         assert!(!changed.covers("src/lib.rs", 7));
         assert!(!changed.covers("src/sync.rs", 11));
     }
