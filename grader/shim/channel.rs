@@ -41,21 +41,21 @@ pub mod channel {
     ///
     /// # Panics
     /// If `capacity` is 0 (this channel has no rendezvous mode: use 1).
+    #[track_caller] // the timeline names the channel after the line that made it
     pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         assert!(
             capacity > 0,
             "channel::bounded needs a capacity of at least 1"
         );
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                queue: VecDeque::with_capacity(capacity),
-                capacity,
-                senders: 1,
-                receivers: 1,
-            }),
-            not_empty: Condvar::new(),
-            not_full: Condvar::new(),
-        });
+        // Made in a function of its own: under the model checker its lock and condition
+        // variables are the kit's, and only the channel itself is named after the caller's line.
+        #[allow(unused_mut)]
+        let mut shared = Shared::new(capacity);
+        #[cfg(loom)]
+        {
+            shared.traced = super::trace::module_object("Channel");
+        }
+        let shared = Arc::new(shared);
         (
             Sender {
                 shared: shared.clone(),
@@ -84,6 +84,9 @@ pub mod channel {
         not_empty: Condvar,
         /// Signalled when an item is taken or the last receiver leaves: wakes waiting senders.
         not_full: Condvar,
+        /// Under the model checker: which channel the timeline of a failing check shows.
+        #[cfg(loom)]
+        traced: u32,
     }
 
     struct State<T> {
@@ -96,6 +99,21 @@ pub mod channel {
     }
 
     impl<T> Shared<T> {
+        fn new(capacity: usize) -> Shared<T> {
+            Shared {
+                state: Mutex::new(State {
+                    queue: VecDeque::with_capacity(capacity),
+                    capacity,
+                    senders: 1,
+                    receivers: 1,
+                }),
+                not_empty: Condvar::new(),
+                not_full: Condvar::new(),
+                #[cfg(loom)]
+                traced: 0,
+            }
+        }
+
         /// No user code ever runs under this lock, so a poisoned lock still holds a consistent
         /// queue: carry on with it rather than spreading the panic.
         #[track_caller]
@@ -103,6 +121,16 @@ pub mod channel {
             self.state
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        /// Under the model checker, a step of the timeline on this channel (`send`, `recv`,
+        /// `close`) with what it did; nothing otherwise.
+        #[track_caller]
+        fn note(&self, op: &'static str, what: impl FnOnce() -> String) {
+            #[cfg(loom)]
+            super::trace::module_step(op, self.traced, what);
+            #[cfg(not(loom))]
+            let _ = (op, what);
         }
     }
 
@@ -121,10 +149,15 @@ pub mod channel {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
             if state.receivers == 0 {
+                self.shared
+                    .note("send", || "refused: no receiver is left".into());
                 return Err(item);
             }
             state.queue.push_back(item);
+            let (queued, capacity) = (state.queue.len(), state.capacity);
             drop(state);
+            self.shared
+                .note("send", || format!("{queued} of {capacity} queued"));
             // One new item: one waiting receiver can use it.
             self.shared.not_empty.notify_one();
             Ok(())
@@ -140,12 +173,17 @@ pub mod channel {
             let mut state = self.shared.lock();
             loop {
                 if let Some(item) = state.queue.pop_front() {
+                    let left = state.queue.len();
                     drop(state);
+                    self.shared
+                        .note("recv", || format!("an item, {left} left queued"));
                     // One free slot: one waiting sender can use it.
                     self.shared.not_full.notify_one();
                     return Some(item);
                 }
                 if state.senders == 0 {
+                    self.shared
+                        .note("recv", || "None: closed and drained".into());
                     return None;
                 }
                 state = self
@@ -204,6 +242,8 @@ pub mod channel {
             let closed = state.senders == 0;
             drop(state);
             if closed {
+                self.shared
+                    .note("close", || "the last sender is gone".into());
                 // Every waiting receiver must wake up to see the end: notify_all, not notify_one.
                 self.shared.not_empty.notify_all();
             }
@@ -217,6 +257,8 @@ pub mod channel {
             let gone = state.receivers == 0;
             drop(state);
             if gone {
+                self.shared
+                    .note("close", || "the last receiver is gone".into());
                 // Senders blocked on a full queue would wait forever: wake them all to fail.
                 self.shared.not_full.notify_all();
             }

@@ -57,6 +57,12 @@ impl Kit {
         crate::shim::Shim::load(&self.root)?.for_lesson(lesson)
     }
 
+    /// The short `src/sync.rs` a lesson's exercise and solution folders ship, the one learners
+    /// read (see [`crate::shim`]).
+    pub fn learners_shim(&self, lesson: &Lesson) -> Result<String> {
+        crate::shim::Shim::load(&self.root)?.learners_copy(lesson)
+    }
+
     /// The kit's own manifest for a lesson's crate: the solution's `Cargo.toml`.
     pub fn manifest(&self, lesson: &Lesson) -> PathBuf {
         self.path(&lesson.solution).join("Cargo.toml")

@@ -1,16 +1,24 @@
-//! The kit's one synchronization shim, and the `src/sync.rs` it makes for each lesson.
+//! The kit's one synchronization shim, and the two `src/sync.rs` texts it makes for each lesson.
 //!
 //! `grader/shim/` holds it, shaped like tokio's `src/loom/`:
-//! - `sync.rs`, the facade: the names every lesson takes from `crate::sync`, with a `std` side
-//!   (plain re-exports) and a `mocked` side (loom's types) chosen by `cfg(loom)`;
+//! - `sync.rs`, the facade the grader builds with: the names every lesson takes from
+//!   `crate::sync`, with a `std` side (the standard library's types, `Mutex`, `Condvar` and
+//!   `JoinHandle` wrapped to note what a blocked thread waits on) and a `mocked` side (loom's types,
+//!   wrapped to record each step of an interleaving) chosen by `cfg(loom)`;
+//! - `learners.rs`, the facade learners read: the same names as plain re-exports of std's and
+//!   loom's types, a page long, so that the copy in a lesson's folder builds and tests there;
 //! - optional modules, one file each (`channel.rs`: lesson 05's bounded channel), a lesson opts
 //!   into with `shim = ["channel"]` in its `[[lesson]]` block. A module's file is one item,
-//!   `pub mod NAME { ... }` with its doc comment, written on the facade's names (`use super::...`).
+//!   `pub mod NAME { ... }` with its doc comment, written on the facade's names (`use super::...`);
+//!   it may call `super::trace` under `cfg(loom)` only (the grader's facade has it, the learners'
+//!   has not: a learner's folder is never built with `--cfg loom` but by the grader).
 //!
-//! A lesson's `src/sync.rs` is the facade followed by each module it opts into, in the order listed,
-//! a blank line between: what the grader writes into every harness it builds (never the target's own
-//! copy), and what `grader verify` expects in the lesson's exercise and solution
-//! (`grader verify --write-shims` rewrites them).
+//! A lesson's `src/sync.rs` is a facade followed by each module it opts into, in the order listed,
+//! a blank line between. The grader writes the instrumented one ([`Shim::for_lesson`]) into every
+//! harness it builds, never the target's own copy; `grader verify` expects the learners' one
+//! ([`Shim::learners_copy`]) in the lesson's exercise and solution (`grader verify --write-shims`
+//! rewrites them). Both give every name the same methods, so code that builds against one builds
+//! against the other.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,13 +29,17 @@ use crate::curriculum::Lesson;
 
 /// The shim's folder, relative to the kit root.
 pub const DIR: &str = "grader/shim";
-/// The facade, in [`DIR`]; every other `.rs` file there is an optional module.
+/// The facade the grader builds with, in [`DIR`].
 pub const FACADE: &str = "sync.rs";
+/// The facade of the lesson folders' copies, in [`DIR`]; every other `.rs` file there is an
+/// optional module.
+pub const LEARNERS: &str = "learners.rs";
 
-/// The shim as it is on disk: the facade and the optional modules by name.
+/// The shim as it is on disk: the two facades and the optional modules by name.
 #[derive(Debug, Clone)]
 pub struct Shim {
     pub facade: String,
+    pub learners: String,
     pub modules: BTreeMap<String, String>,
 }
 
@@ -40,6 +52,7 @@ impl Shim {
                 .with_context(|| format!("cannot read the kit's shim {}", path.display()))
         };
         let facade = read(&dir.join(FACADE))?;
+        let learners = read(&dir.join(LEARNERS))?;
         let mut modules = BTreeMap::new();
         let entries =
             std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
@@ -51,17 +64,30 @@ impl Shim {
             ) else {
                 continue;
             };
-            if path.file_name().is_some_and(|n| n == FACADE) {
+            if path
+                .file_name()
+                .is_some_and(|n| n == FACADE || n == LEARNERS)
+            {
                 continue;
             }
             modules.insert(stem.to_string(), read(&path)?);
         }
-        Ok(Shim { facade, modules })
+        Ok(Shim {
+            facade,
+            learners,
+            modules,
+        })
     }
 
-    /// The `src/sync.rs` of a lesson that opts into `wanted` (module names, in order).
+    /// The `src/sync.rs` the grader builds a lesson that opts into `wanted` (module names, in
+    /// order) with.
     pub fn compose(&self, lesson: &str, wanted: &[String]) -> Result<String> {
-        let mut text = self.facade.clone();
+        self.with_modules(&self.facade, lesson, wanted)
+    }
+
+    /// `facade` followed by the modules `wanted`.
+    fn with_modules(&self, facade: &str, lesson: &str, wanted: &[String]) -> Result<String> {
+        let mut text = facade.to_string();
         for name in wanted {
             let Some(module) = self.modules.get(name) else {
                 let known: Vec<&str> = self.modules.keys().map(String::as_str).collect();
@@ -87,14 +113,21 @@ impl Shim {
         Ok(text)
     }
 
-    /// The `src/sync.rs` that `lesson` must have.
+    /// The `src/sync.rs` the grader builds `lesson` with.
     pub fn for_lesson(&self, lesson: &Lesson) -> Result<String> {
         self.compose(&lesson.dir_name(), &lesson.shim)
     }
 
+    /// The `src/sync.rs` that `lesson`'s exercise and solution folders must have.
+    pub fn learners_copy(&self, lesson: &Lesson) -> Result<String> {
+        self.with_modules(&self.learners, &lesson.dir_name(), &lesson.shim)
+    }
+
     /// The files the composition of `lesson` reads, relative to the kit root.
     pub fn files(lesson: &Lesson) -> Vec<PathBuf> {
-        std::iter::once(FACADE.to_string())
+        [FACADE, LEARNERS]
+            .into_iter()
+            .map(str::to_string)
             .chain(lesson.shim.iter().map(|m| format!("{m}.rs")))
             .map(|f| Path::new(DIR).join(f))
             .collect()
@@ -125,6 +158,7 @@ mod tests {
     fn shim() -> Shim {
         Shim {
             facade: "//! facade\npub use std::sync::Mutex;\n".into(),
+            learners: "//! plain\npub use std::sync::Mutex;\n".into(),
             modules: BTreeMap::from([
                 (
                     "channel".into(),
@@ -181,7 +215,37 @@ mod tests {
         for lesson in &curriculum.lessons {
             let text = shim.for_lesson(lesson).unwrap();
             assert!(text.starts_with(&shim.facade));
+            let copy = shim.learners_copy(lesson).unwrap();
+            assert!(copy.starts_with(&shim.learners));
+            assert_eq!(
+                copy.strip_prefix(&shim.learners),
+                text.strip_prefix(&shim.facade),
+                "the two texts of {} differ in their modules",
+                lesson.dir_name()
+            );
         }
+    }
+
+    #[test]
+    fn the_learners_copy_is_the_plain_facade_and_the_same_modules() {
+        let shim = shim();
+        let copy = shim
+            .with_modules(&shim.learners, "05-x", &["channel".into()])
+            .unwrap();
+        assert_eq!(
+            copy,
+            "//! plain\npub use std::sync::Mutex;\n\n/// a channel\npub mod channel {\n}\n"
+        );
+    }
+
+    /// The learners' facade is short: what each name is, not how the grader watches it.
+    #[test]
+    fn the_kits_learners_facade_is_a_page() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let shim = Shim::load(root).unwrap();
+        let lines = shim.learners.lines().count();
+        assert!(lines <= 80, "grader/shim/learners.rs has {lines} lines");
+        assert!(shim.facade.lines().count() > lines);
     }
 
     #[test]

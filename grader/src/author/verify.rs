@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use anstyle::{AnsiColor, Style};
 use anyhow::{bail, Context, Result};
 
+use crate::author::changed::Changed;
 use crate::author::variants::{self, Role, Variant};
 use crate::check::harness;
 use crate::check::pipeline::{self, Options};
@@ -17,7 +18,9 @@ use crate::check::run;
 use crate::check::target::Target;
 use crate::curriculum::Lesson;
 use crate::kit::Kit;
+use crate::report::CheckReport;
 use crate::shim;
+use grader_harness::protocol::Kind;
 
 /// The exercise folder is the starter its `starter.sha256` records (what `grader reset` restores).
 fn starter_matches_lock(kit: &Kit, lesson: &Lesson) -> Row {
@@ -60,7 +63,8 @@ pub fn bless_starter(kit: &Kit, lesson: &Lesson) -> Result<PathBuf> {
     Ok(lock)
 }
 
-/// The two crates of a lesson whose `src/sync.rs` must be the kit's shim: (row subject, folder).
+/// The two crates of a lesson whose `src/sync.rs` must be the kit's learners' shim: (row subject,
+/// folder).
 fn shim_copies(lesson: &Lesson) -> [(&'static str, &Path); 2] {
     [
         ("starter", lesson.exercise.as_path()),
@@ -68,13 +72,13 @@ fn shim_copies(lesson: &Lesson) -> [(&'static str, &Path); 2] {
     ]
 }
 
-/// A row per crate of `lesson`: its `src/sync.rs` is what `grader/shim` and the lesson's
-/// `shim = [...]` compose.
+/// A row per crate of `lesson`: its `src/sync.rs` is what `grader/shim/learners.rs` and the
+/// lesson's `shim = [...]` compose (the short copy learners read; the grader builds with its own).
 fn shim_rows(kit: &Kit, lesson: &Lesson) -> Vec<Row> {
-    let wanted = kit.shim(lesson);
+    let wanted = kit.learners_shim(lesson);
     let expected = match lesson.shim.as_slice() {
-        [] => format!("{}/{}", shim::DIR, shim::FACADE),
-        modules => format!("{}/{} + {}", shim::DIR, shim::FACADE, modules.join(" + ")),
+        [] => format!("{}/{}", shim::DIR, shim::LEARNERS),
+        modules => format!("{}/{} + {}", shim::DIR, shim::LEARNERS, modules.join(" + ")),
     };
     shim_copies(lesson)
         .into_iter()
@@ -111,9 +115,9 @@ fn shim_rows(kit: &Kit, lesson: &Lesson) -> Vec<Row> {
 }
 
 /// Rewrites the `src/sync.rs` of the lesson's exercise and solution that differ from the kit's
-/// shim; returns the files written.
+/// learners' shim; returns the files written.
 pub fn write_shims(kit: &Kit, lesson: &Lesson) -> Result<Vec<PathBuf>> {
-    let wanted = kit.shim(lesson)?;
+    let wanted = kit.learners_shim(lesson)?;
     let mut written = Vec::new();
     for (_, folder) in shim_copies(lesson) {
         let path = kit.path(folder).join("src").join("sync.rs");
@@ -303,8 +307,52 @@ fn variant_row(
     };
     if !row.ok {
         row.detail = Some(miss_detail(&report, variant.diff(solution)));
+        return Ok(row);
+    }
+    let changed = Changed::between(solution.files(), target.files());
+    let untraced: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.kind == Kind::Model)
+        .filter_map(|c| untraced(c, &changed).map(|why| format!("{}: {why}", c.name)))
+        .collect();
+    if !untraced.is_empty() {
+        row.ok = false;
+        row.observed = format!(
+            "{} -- but no usable timeline: {}",
+            outcomes.join(", "),
+            untraced.join("; ")
+        );
+        row.detail = Some(variant.diff(solution));
     }
     Ok(row)
+}
+
+/// Why the timeline of model check `check`, which caught a variant, does not show the bug, if it
+/// does not: a learner is owed the interleaving, with two threads at least and one step at least on
+/// the code the variant changed (see [`Changed`]).
+fn untraced(check: &CheckReport, changed: &Changed) -> Option<String> {
+    let Some(trace) = check.finding.as_ref().and_then(|f| f.trace.as_ref()) else {
+        return Some(format!("it {} without a trace", check.status));
+    };
+    let threads = trace.thread_ids().len();
+    if threads < 2 {
+        return Some(format!(
+            "its trace has {threads} thread(s), not two or more"
+        ));
+    }
+    let on_variant = trace
+        .steps
+        .iter()
+        .chain(&trace.blocked)
+        .any(|s| changed.covers(&s.file, s.line));
+    (!on_variant).then(|| {
+        format!(
+            "none of its {} steps is on the lines the variant changes ({})",
+            trace.steps.len() + trace.blocked.len(),
+            changed.describe()
+        )
+    })
 }
 
 /// What a missed variant's or alternative's row shows under it: why it did not build, if it did
@@ -463,6 +511,7 @@ mod tests {
             std::fs::write(path, text).unwrap();
         };
         write("grader/shim/sync.rs", "//! facade\n");
+        write("grader/shim/learners.rs", "//! plain\n");
         write("grader/shim/channel.rs", "pub mod channel {\n}\n");
         write("exercises/05-pipeline/src/sync.rs", sync);
         write("solutions/05-pipeline/src/sync.rs", sync);
@@ -489,22 +538,31 @@ unit = { a = 1 }
 
     #[test]
     fn a_sync_rs_that_is_the_composed_shim_passes() {
-        let (_dir, kit) = kit("//! facade\n\npub mod channel {\n}\n");
+        let (_dir, kit) = kit("//! plain\n\npub mod channel {\n}\n");
         let rows = shim_rows(&kit, &kit.curriculum.lessons[0]);
         assert_eq!(rows.len(), 2);
         for row in &rows {
             assert!(row.ok, "{}: {}", row.subject, row.observed);
             assert_eq!(
                 row.expected,
-                "the kit's shim: grader/shim/sync.rs + channel"
+                "the kit's shim: grader/shim/learners.rs + channel"
             );
         }
     }
 
     #[test]
+    fn a_folder_holding_the_graders_instrumented_shim_is_a_miss() {
+        let (_dir, kit) = kit("//! facade\n\npub mod channel {\n}\n");
+        let rows = shim_rows(&kit, &kit.curriculum.lessons[0]);
+        assert!(rows
+            .iter()
+            .all(|r| !r.ok && r.observed.contains("at line 1")));
+    }
+
+    #[test]
     fn a_sync_rs_that_differs_is_a_miss_that_says_where_and_how_to_fix_it() {
         // Lesson 01's shim in lesson 05: the channel is missing.
-        let (_dir, kit) = kit("//! facade\n");
+        let (_dir, kit) = kit("//! plain\n");
         let lesson = &kit.curriculum.lessons[0];
         let rows = shim_rows(&kit, lesson);
         let subjects: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();

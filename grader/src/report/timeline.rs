@@ -119,10 +119,19 @@ fn line_of(lines: &[String], line: u32) -> &str {
         .unwrap_or("")
 }
 
-/// The name a creating line binds: `value: AtomicU64::new(0),` or `let items = Mutex::new(..)`.
+/// The name a creating line binds: `value: AtomicU64::new(0),` or `let items = Mutex::new(..)`;
+/// both halves of `let (tx, rx) = channel::bounded(1)`, as `tx/rx`.
 fn binding(line: &str) -> Option<String> {
     let text = line.trim_start();
     let text = text.strip_prefix("let ").unwrap_or(text);
+    if let Some(pair) = text.strip_prefix('(') {
+        let (inside, rest) = pair.split_once(')')?;
+        let names: Vec<String> = inside
+            .split(',')
+            .filter_map(|part| binding(&format!("{}=", part.trim())))
+            .collect();
+        return (rest.trim_start().starts_with('=') && !names.is_empty()).then(|| names.join("/"));
+    }
     let text = text.strip_prefix("mut ").unwrap_or(text);
     let text = text.strip_prefix("pub ").unwrap_or(text);
     let ident: String = text
@@ -499,6 +508,14 @@ mod tests {
             binding("let items = Mutex::new(x);").as_deref(),
             Some("items")
         );
+        assert_eq!(
+            binding(
+                "    let (to_fetch, mut fetch_queue) = channel::bounded::<(usize, I)>(capacity);"
+            )
+            .as_deref(),
+            Some("to_fetch/fetch_queue")
+        );
+        assert_eq!(binding("(a, b)"), None);
         assert_eq!(binding("Mutex::new(x)"), None);
         assert_eq!(binding("        Arc::new(Mutex::new(0))"), None);
     }
