@@ -67,7 +67,9 @@ fn starter_fails_and_explains_lost_updates_and_check_then_act() {
             "no increment is lost when threads race",
         ))
         .stdout(
-            predicate::str::is_match(r"8 threads x 100 000 increments gave [0-9 ]+, not 800 000")
+            predicate::str::is_match(
+                r"8 threads made [0-9 ]+ increments in all \(each for 30 ms\), the counter says [0-9 ]+",
+            )
                 .unwrap(),
         )
         .stdout(predicate::str::contains("check-then-act"))
@@ -398,11 +400,11 @@ fn check_prints_every_format_it_accepts_and_refuses_the_class_ones() {
         "{md}"
     );
 
-    // Only lint ran, so nothing was built.
+    // Only lint ran, but its resolved-path pass is clippy's on the loom build: that build ran.
     let out = run("json");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_valid_report(&report);
-    assert_eq!(report["build"]["status"], "not_needed");
+    assert_eq!(report["build"]["status"], "ok");
 
     let out = run("csv");
     assert_eq!(out.status.code(), Some(2));

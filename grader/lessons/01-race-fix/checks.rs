@@ -150,16 +150,44 @@ mod std_checks {
         });
     }
 
+    /// How long each thread of a counter or id round keeps calling. A fixed count of calls can
+    /// run start to end inside one of the scheduler's time slices when the threads share a core
+    /// (another check is running, the machine is busy), and then even a racy counter loses nothing;
+    /// 30 ms of calls spans many slices, so the threads interleave whatever the machine is doing.
+    const BUSY_FOR: std::time::Duration = std::time::Duration::from_millis(30);
+    /// Calls between two looks at the clock.
+    const BATCH: u64 = 1_000;
+    /// Rounds of the time-based checks (each already spans many interleavings).
+    const BUSY_ROUNDS: usize = 3;
+
+    /// Like [`race`], but every thread repeats `batch(t)` (BATCH calls) for BUSY_FOR or until it
+    /// returns false: how many batches each thread did.
+    fn race_busy(batch: impl Fn(usize) -> bool + Sync) -> Vec<u64> {
+        let batches: Vec<std::sync::atomic::AtomicU64> =
+            (0..THREADS).map(|_| Default::default()).collect();
+        race(|t| {
+            let until = std::time::Instant::now() + BUSY_FOR;
+            let mut done = 0;
+            while std::time::Instant::now() < until && batch(t) {
+                done += 1;
+            }
+            batches[t].store(done, std::sync::atomic::Ordering::Relaxed);
+        });
+        batches.into_iter().map(|b| b.into_inner()).collect()
+    }
+
     pub fn counter_increments_8_threads() -> Outcome {
-        const EACH: u64 = 100_000;
-        for round in 1..=ROUNDS {
+        for round in 1..=BUSY_ROUNDS {
             let c = Counter::new();
-            race(|_| (0..EACH).for_each(|_| c.increment()));
-            let expected = THREADS as u64 * EACH;
+            let batches = race_busy(|_| {
+                (0..BATCH).for_each(|_| c.increment());
+                true
+            });
+            let expected = batches.iter().sum::<u64>() * BATCH;
             if c.get() != expected {
                 return Err(lost_update(format!(
-                    "{THREADS} threads x {} increments gave {}, not {} (round {round} of {ROUNDS}): {} increments were lost",
-                    grouped(EACH), grouped(c.get()), grouped(expected), grouped(expected.saturating_sub(c.get()))
+                    "{THREADS} threads made {} increments in all (each for {} ms), the counter says {} (round {round} of {BUSY_ROUNDS}): {} increments were lost",
+                    grouped(expected), BUSY_FOR.as_millis(), grouped(c.get()), grouped(expected.saturating_sub(c.get()))
                 )));
             }
         }
@@ -167,15 +195,22 @@ mod std_checks {
     }
 
     pub fn counter_add_8_threads() -> Outcome {
-        const EACH: u64 = 50_000;
-        for round in 1..=ROUNDS {
+        for round in 1..=BUSY_ROUNDS {
             let c = Counter::new();
-            race(|t| (0..EACH).for_each(|_| c.add(t as u64 + 1)));
-            let expected: u64 = (1..=THREADS as u64).sum::<u64>() * EACH;
+            let batches = race_busy(|t| {
+                (0..BATCH).for_each(|_| c.add(t as u64 + 1));
+                true
+            });
+            let calls: u64 = batches.iter().sum::<u64>() * BATCH;
+            let expected: u64 = batches
+                .iter()
+                .enumerate()
+                .map(|(t, b)| b * BATCH * (t as u64 + 1))
+                .sum();
             if c.get() != expected {
                 return Err(lost_update(format!(
-                    "{THREADS} threads x {} calls of add(t + 1) gave {}, not {} (round {round} of {ROUNDS})",
-                    grouped(EACH), grouped(c.get()), grouped(expected)
+                    "{THREADS} threads made {} calls of add(t + 1) (thread t adds t + 1), which add up to {}, but the counter says {} (round {round} of {BUSY_ROUNDS})",
+                    grouped(calls), grouped(expected), grouped(c.get())
                 )));
             }
         }
@@ -183,14 +218,16 @@ mod std_checks {
     }
 
     pub fn ids_unique_8_threads() -> Outcome {
-        const EACH: usize = 50_000;
-        for round in 1..=ROUNDS {
+        // Ids are kept to be compared: at most this many per thread (memory), however fast.
+        const MAX_EACH: usize = 250_000;
+        for round in 1..=BUSY_ROUNDS {
             let ids = IdGenerator::new();
             let per_thread: Vec<std::sync::Mutex<Vec<u64>>> =
                 (0..THREADS).map(|_| Default::default()).collect();
-            race(|t| {
-                let mine: Vec<u64> = (0..EACH).map(|_| ids.next_id()).collect();
-                *per_thread[t].lock().unwrap() = mine;
+            race_busy(|t| {
+                let mut mine = per_thread[t].lock().unwrap();
+                mine.extend((0..BATCH).map(|_| ids.next_id()));
+                mine.len() < MAX_EACH
             });
             let mut all: Vec<u64> = per_thread
                 .into_iter()
@@ -202,8 +239,8 @@ mod std_checks {
             let duplicates = total - all.len();
             if duplicates > 0 {
                 return Err(duplicate_ids(format!(
-                    "{THREADS} threads x {} ids: {} ids were handed out more than once (round {round} of {ROUNDS})",
-                    grouped(EACH as u64), grouped(duplicates as u64)
+                    "{THREADS} threads took {} ids in all: {} ids were handed out more than once (round {round} of {BUSY_ROUNDS})",
+                    grouped(total as u64), grouped(duplicates as u64)
                 )));
             }
             let (lo, hi) = (all[0], all[all.len() - 1]);
