@@ -160,15 +160,17 @@ mod std_checks {
     /// Rounds of the time-based checks (each already spans many interleavings).
     const BUSY_ROUNDS: usize = 3;
 
-    /// Like [`race`], but every thread repeats `batch(t)` (BATCH calls) for BUSY_FOR or until it
-    /// returns false: how many batches each thread did.
-    fn race_busy(batch: impl Fn(usize) -> bool + Sync) -> Vec<u64> {
+    /// Like [`race`], but every thread repeats `batch(t)` (BATCH calls) until it has made at least
+    /// `min_calls` calls and called for at least BUSY_FOR, or until `batch` returns false: how many
+    /// batches each thread did. (The floor keeps what a slow submission is asked to do, e.g. print
+    /// on every call, as large as before the time-based rounds.)
+    fn race_busy(min_calls: u64, batch: impl Fn(usize) -> bool + Sync) -> Vec<u64> {
         let batches: Vec<std::sync::atomic::AtomicU64> =
             (0..THREADS).map(|_| Default::default()).collect();
         race(|t| {
             let until = std::time::Instant::now() + BUSY_FOR;
             let mut done = 0;
-            while std::time::Instant::now() < until && batch(t) {
+            while (done * BATCH < min_calls || std::time::Instant::now() < until) && batch(t) {
                 done += 1;
             }
             batches[t].store(done, std::sync::atomic::Ordering::Relaxed);
@@ -179,14 +181,14 @@ mod std_checks {
     pub fn counter_increments_8_threads() -> Outcome {
         for round in 1..=BUSY_ROUNDS {
             let c = Counter::new();
-            let batches = race_busy(|_| {
+            let batches = race_busy(100_000, |_| {
                 (0..BATCH).for_each(|_| c.increment());
                 true
             });
             let expected = batches.iter().sum::<u64>() * BATCH;
             if c.get() != expected {
                 return Err(lost_update(format!(
-                    "{THREADS} threads made {} increments in all (each for {} ms), the counter says {} (round {round} of {BUSY_ROUNDS}): {} increments were lost",
+                    "{THREADS} threads made {} increments in all (each for {} ms or more), the counter says {} (round {round} of {BUSY_ROUNDS}): {} increments were lost",
                     grouped(expected), BUSY_FOR.as_millis(), grouped(c.get()), grouped(expected.saturating_sub(c.get()))
                 )));
             }
@@ -197,7 +199,7 @@ mod std_checks {
     pub fn counter_add_8_threads() -> Outcome {
         for round in 1..=BUSY_ROUNDS {
             let c = Counter::new();
-            let batches = race_busy(|t| {
+            let batches = race_busy(50_000, |t| {
                 (0..BATCH).for_each(|_| c.add(t as u64 + 1));
                 true
             });
@@ -224,7 +226,7 @@ mod std_checks {
             let ids = IdGenerator::new();
             let per_thread: Vec<std::sync::Mutex<Vec<u64>>> =
                 (0..THREADS).map(|_| Default::default()).collect();
-            race_busy(|t| {
+            race_busy(50_000, |t| {
                 let mut mine = per_thread[t].lock().unwrap();
                 mine.extend((0..BATCH).map(|_| ids.next_id()));
                 mine.len() < MAX_EACH
