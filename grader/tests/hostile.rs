@@ -345,7 +345,17 @@ fn a_hostile_class_gets_only_what_its_code_earns_and_leaves_nothing_behind() {
         let mut expected = max;
         let mut lost = Vec::new();
         for (name, (status, earned)) in grades(sub) {
-            match attack.loses(&name) {
+            // The hook's `#[cfg(not(loom))]` names `loom`, which the shim lint refuses in learner
+            // code (a submission could hide std primitives from the model checks behind it): every
+            // attack also fails the lint and has its model checks skipped, as any such code would.
+            let refused: Option<&'static [&'static str]> = if name == "uses_sync_shim" {
+                Some(&["fail"])
+            } else if points[&name].0 == "model" {
+                Some(&["skipped"])
+            } else {
+                None
+            };
+            match refused.or_else(|| attack.loses(&name)) {
                 Some(statuses) => {
                     assert!(
                         statuses.contains(&status.as_str()),
