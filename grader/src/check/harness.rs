@@ -352,7 +352,7 @@ fn generate(
     let run = if crate::check::declared::declares_children(&checks_text)
         .with_context(|| format!("{} does not parse", checks.display()))?
     {
-        "grader_harness::runner::main_with_children(checks::CHECKS, checks::CHILDREN)"
+        "#[cfg(not(loom))]\n    let children = checks::CHILDREN;\n    // A lesson's child programs are std code: its loom build declares none.\n    #[cfg(loom)]\n    let children: &[grader_harness::check::Child] = &[];\n    grader_harness::runner::main_with_children(checks::CHECKS, children)"
     } else {
         "grader_harness::runner::main(checks::CHECKS)"
     };
