@@ -65,6 +65,8 @@ where
 static DOING: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// The check that is exploring, and the finding a deadlock in it becomes.
 static EXPLAINING: Mutex<Option<(&'static str, fn(String) -> Finding)>> = Mutex::new(None);
+/// The finding the deadlock of the exploring check became.
+static EXPLAINED: Mutex<Option<Finding>> = Mutex::new(None);
 
 /// Starts the notes of one execution: thread `i` of the model is `threads[i]`, not started yet.
 /// Call it first thing in the model's closure (loom runs the closure once per interleaving).
@@ -104,10 +106,17 @@ where
     F: Fn() + Sync + Send + 'static,
 {
     explain_deadlocks();
+    *lock(&EXPLAINED) = None;
     *lock(&EXPLAINING) = Some((check, explain));
-    explore_with(preemption_bound, f);
+    // The deadlock unwinds through `explore_with`, which replays it to record the interleaving;
+    // the explained finding then goes back to the runner, which adds that trace to it.
+    let explored = panic::catch_unwind(AssertUnwindSafe(|| explore_with(preemption_bound, f)));
     *lock(&EXPLAINING) = None;
-    Ok(())
+    match (explored, lock(&EXPLAINED).take()) {
+        (_, Some(finding)) => Err(finding),
+        (Ok(()), None) => Ok(()),
+        (Err(payload), None) => panic::resume_unwind(payload),
+    }
 }
 
 fn explain_deadlocks() {
@@ -135,7 +144,10 @@ fn explain_deadlocks() {
                 states.join("; ")
             ))
             .detail(format!("loom: {text}"));
+            *lock(&EXPLAINED) = Some(finding.clone());
+            // Raised first, so that it is the finding on record even if the unwinding aborts.
             let _ = std::thread::spawn(move || finding.raise()).join();
+            previous(info)
         }));
     });
 }

@@ -118,7 +118,7 @@ fn edited_lines(before: &str, after: &str) -> Vec<u32> {
     lines
 }
 
-/// A function of a file: its name, its lines, and the names it calls (`f(..)`, `x.f(..)`).
+/// A function of a file: its name, its lines, and the names it calls (`f(..)`, `x.f(..)`, `.map(f)`).
 struct Fn {
     name: String,
     start: u32,
@@ -137,13 +137,13 @@ fn fn_spans(text: &str) -> Vec<Fn> {
             self.0.push(call.method.to_string());
             syn::visit::visit_expr_method_call(self, call);
         }
-        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-            if let syn::Expr::Path(path) = &*call.func {
-                if let Some(last) = path.path.segments.last() {
-                    self.0.push(last.ident.to_string());
-                }
+        // Every path in an expression: the callee of `f(..)`, and a function handed on by name
+        // (`.map(lock)`), which runs just the same.
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if let Some(last) = path.path.segments.last() {
+                self.0.push(last.ident.to_string());
             }
-            syn::visit::visit_expr_call(self, call);
+            syn::visit::visit_expr_path(self, path);
         }
     }
     #[derive(Default)]
