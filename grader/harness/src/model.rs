@@ -2,7 +2,8 @@
 //! told as what each thread was doing.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, Once};
 
 use crate::bounded::panic_text;
 use crate::check::{Finding, Outcome};
@@ -22,42 +23,115 @@ where
 /// The exploration runs unrecorded (noting every step would slow a passing model by a third). When
 /// it fails, and the shim is connected (see [`trace`]), it runs again with the record on: loom
 /// explores in the same order every time, so it fails again at the same iteration, and the record
-/// then holds that iteration's steps (the shim notes nothing once a thread unwinds). The trace is
-/// kept for the runner, and the first failure goes on as if nothing had been replayed.
+/// then holds that iteration's steps. The trace is kept for the runner, and the first failure goes
+/// on as if nothing had been replayed.
+///
+/// The replay starts from the runner's panic hook when it can (see [`replay_now`]): loom's
+/// unwinding after a deadlock, or a finding raised while the code under test holds loom objects
+/// whose `Drop` uses loom, aborts the process before `explore_with` could replay anything.
 pub fn explore_with<F>(preemption_bound: Option<usize>, f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    let builder = || {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = preemption_bound;
-        builder
-    };
     let Some(shim) = trace::shim() else {
-        return builder().check(f);
+        return builder(preemption_bound).check(f);
     };
-    let f = Arc::new(f);
+    let f: Model = Arc::new(f);
+    *lock(&EXPLORING) = Some((preemption_bound, f.clone()));
     let unrecorded = f.clone();
     let failure = panic::catch_unwind(AssertUnwindSafe(|| {
-        builder().check(move || {
+        builder(preemption_bound).check(move || {
             (shim.start)(false);
             unrecorded()
         })
     }));
+    // Still here when the failure was no finding the hook replays (a panic of the code under test
+    // that unwound out of loom): replay it now.
+    let not_replayed = lock(&EXPLORING).take();
     let Err(payload) = failure else { return };
-    let _replay = panic::catch_unwind(AssertUnwindSafe(|| {
-        tracing::subscriber::with_default(trace::Hooks, || {
-            builder().check(move || {
-                (shim.start)(true);
-                f()
-            })
-        })
-    }));
-    if let Some(trace) = trace::snapshot() {
-        trace::keep(trace);
+    if let Some((bound, f)) = not_replayed {
+        if let Some(trace) = record(bound, f, false) {
+            trace::keep(trace);
+        }
     }
-    (shim.start)(false);
     panic::resume_unwind(payload)
+}
+
+/// A model's closure, shared by the unrecorded exploration and its replay.
+type Model = Arc<dyn Fn() + Sync + Send>;
+
+/// The exploration going on, until a replay takes it: its bound and its closure.
+static EXPLORING: Mutex<Option<(Option<usize>, Model)>> = Mutex::new(None);
+/// Set while a replay runs: its first failure is the one it was started for.
+static REPLAYING: AtomicBool = AtomicBool::new(false);
+/// Where the replay's failure sends the steps it recorded.
+static REPLAYED: Mutex<Option<mpsc::Sender<Option<trace::Trace>>>> = Mutex::new(None);
+
+fn builder(preemption_bound: Option<usize>) -> loom::model::Builder {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = preemption_bound;
+    builder
+}
+
+/// Explores `f` again with the record on, on a thread of its own (loom's state is per thread, so
+/// this works even from inside a failing execution), and returns the steps of its first failure.
+/// `parked`: the failure is caught in the panic hook ([`park_if_replaying`]), which sends the steps
+/// at once and parks the replay's thread for good, before any unwinding can abort the process.
+fn record(bound: Option<usize>, f: Model, parked: bool) -> Option<trace::Trace> {
+    let shim = trace::shim()?;
+    let (send, receive) = mpsc::channel();
+    *lock(&REPLAYED) = Some(send.clone());
+    REPLAYING.store(parked, Ordering::SeqCst);
+    let replay = move || {
+        let failed = panic::catch_unwind(AssertUnwindSafe(|| {
+            tracing::subscriber::with_default(trace::Hooks, || {
+                builder(bound).check(move || {
+                    (shim.start)(true);
+                    f()
+                })
+            })
+        }))
+        .is_err();
+        // Not parked: what the replay recorded up to its failure (none: it did not fail again).
+        let _ = send.send(if failed { trace::snapshot() } else { None });
+    };
+    let got = if parked {
+        std::thread::Builder::new()
+            .name("grader-replay".into())
+            .spawn(replay)
+            .ok()
+            .and_then(|_| receive.recv().ok())
+            .flatten()
+    } else {
+        replay();
+        receive.recv().ok().flatten()
+    };
+    REPLAYING.store(false, Ordering::SeqCst);
+    *lock(&REPLAYED) = None;
+    (shim.start)(false);
+    got
+}
+
+/// Called by the runner's panic hook at the first failure (a finding, a deadlock) of a model
+/// check: replays the exploration going on to its failing iteration and returns that iteration's
+/// steps. `None` when no exploration is going on or it was replayed already.
+pub(crate) fn replay_now() -> Option<trace::Trace> {
+    let (bound, f) = lock(&EXPLORING).take()?;
+    record(bound, f, true)
+}
+
+/// Called by the runner's panic hook at a failure: on the replay's thread, hands the steps
+/// recorded so far to [`replay_now`] and parks that thread for good (never returns there).
+pub(crate) fn park_if_replaying() {
+    if !REPLAYING.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(send) = lock(&REPLAYED).take() {
+        let _ = send.send(trace::snapshot());
+    }
+    loop {
+        std::thread::park();
+    }
 }
 
 /// What each thread of the current execution is doing, as the check notes it (see [`doing`]):
@@ -108,8 +182,9 @@ where
     explain_deadlocks();
     *lock(&EXPLAINED) = None;
     *lock(&EXPLAINING) = Some((check, explain));
-    // The deadlock unwinds through `explore_with`, which replays it to record the interleaving;
-    // the explained finding then goes back to the runner, which adds that trace to it.
+    // The hook's finding is the check's first failure: the runner records it at once, with the
+    // interleaving a replay records (see `replay_now`). If loom's unwinding does not abort the
+    // process, the same finding goes back to the runner here.
     let explored = panic::catch_unwind(AssertUnwindSafe(|| explore_with(preemption_bound, f)));
     *lock(&EXPLAINING) = None;
     match (explored, lock(&EXPLAINED).take()) {

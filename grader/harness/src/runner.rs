@@ -18,6 +18,8 @@ use crate::trace;
 static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 /// Set by whoever writes the check's last record: the check's end, or the deadlock watchdog.
 static ENDED: AtomicBool = AtomicBool::new(false);
+/// A model check's failure (a finding, a deadlock) was recorded from the panic hook.
+static FAILED: AtomicBool = AtomicBool::new(false);
 const KEPT_PANICS: usize = 16;
 
 /// Entry point of every generated harness binary.
@@ -251,12 +253,32 @@ fn run_one(check: &Check, channel: Option<std::fs::File>, limit: Option<std::tim
         // loom reports what it finds (a deadlock, say) by panicking inside its scheduler, and the
         // unwinding that follows can abort the process while loom's objects are dropped. So the
         // first panic of a model check is recorded at once; a normal end of the check overwrites it.
-        if first && hook_reporter.kind == Kind::Model {
-            let finding = match info.payload().downcast_ref::<Finding>() {
-                Some(f) => f.clone(),
-                None => explain_panic(Kind::Model, &message),
-            };
-            hook_reporter.write(Some(finding));
+        // A finding or a deadlock is the model check failing (other panics may be expected and
+        // caught by the check): it is recorded even if it is not the first panic, with the
+        // interleaving, which a replay records now, while the process surely still lives.
+        if hook_reporter.kind == Kind::Model {
+            let failing = info.payload().downcast_ref::<Finding>().is_some()
+                || message.starts_with("deadlock");
+            #[cfg(loom)]
+            if failing {
+                crate::model::park_if_replaying();
+            }
+            if first || (failing && !FAILED.swap(true, Ordering::SeqCst)) {
+                #[cfg_attr(not(loom), allow(unused_mut))] // only the loom build adds a trace
+                let mut finding = match info.payload().downcast_ref::<Finding>() {
+                    Some(f) => f.clone(),
+                    None => explain_panic(Kind::Model, &message),
+                };
+                #[cfg(loom)]
+                if failing && finding.trace.is_none() {
+                    FAILED.store(true, Ordering::SeqCst);
+                    if let Some(trace) = crate::model::replay_now() {
+                        trace::keep(trace.clone());
+                        finding.trace = Some(trace);
+                    }
+                }
+                hook_reporter.write(Some(finding));
+            }
         }
         // A Finding raised on purpose is not a crash: keep stderr for real panics.
         if info.payload().downcast_ref::<Finding>().is_none() {

@@ -1534,6 +1534,10 @@ mod std_checks {
                 for h in handles {
                     h.wait();
                 }
+                // Every worker back asleep on the empty queue: shutdown must wake all of them
+                // (without the pause, a worker still finishing its last task sees the pool
+                // closed by itself, and a shutdown that wakes only one can pass).
+                thread::sleep(Duration::from_millis(100));
                 pool.shutdown(Pending::Run);
             });
             let dropped = threads_left_behind(Duration::from_secs(1), || {
