@@ -92,6 +92,9 @@ mod std {
             Lock(usize),
             Condvar(usize),
             Join(u32),
+            /// A channel's send or recv (the optional `channel` module): its call and what it
+            /// waits for, so a blocked pipeline reads as channels, not as the Condvars inside them.
+            Channel(&'static str, &'static str),
         }
 
         static THREADS: std::sync::Mutex<Vec<Arc<Noted>>> = std::sync::Mutex::new(Vec::new());
@@ -271,6 +274,9 @@ mod std {
                                     None => "nobody holds its lock".to_string(),
                                 },
                             ),
+                            Wait::Channel(call, waits_for) => {
+                                (3, call.to_string(), at, waits_for.to_string())
+                            }
                             Wait::Join(serial) => match threads.iter().find(|o| o.serial == serial)
                             {
                                 Some(other) => (
@@ -462,6 +468,24 @@ mod std {
                 let (lock, inner) = guard.release();
                 let woken = {
                     let _noting = Noting::new(State::Blocked(Wait::Condvar(lock.addr()), at));
+                    self.inner.wait(inner)
+                };
+                lock.wrap_result(woken, at)
+            }
+
+            /// `wait`, noted as a wait of a channel's `call` (for the `channel` module).
+            #[doc(hidden)]
+            #[track_caller]
+            pub fn wait_in_channel<'a, T>(
+                &self,
+                guard: MutexGuard<'a, T>,
+                call: &'static str,
+                waits_for: &'static str,
+            ) -> LockResult<MutexGuard<'a, T>> {
+                let at = Location::caller();
+                let (lock, inner) = guard.release();
+                let woken = {
+                    let _noting = Noting::new(State::Blocked(Wait::Channel(call, waits_for), at));
                     self.inner.wait(inner)
                 };
                 lock.wrap_result(woken, at)
@@ -989,6 +1013,18 @@ mod mocked {
             let result = self.inner.wait(inner);
             self.end_wait(at);
             map_lock(result, put_back)
+        }
+
+        /// `wait` (the std side notes it as a wait of a channel's `call`).
+        #[doc(hidden)]
+        #[track_caller]
+        pub fn wait_in_channel<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            _call: &'static str,
+            _waits_for: &'static str,
+        ) -> LockResult<MutexGuard<'a, T>> {
+            self.wait(guard)
         }
 
         #[track_caller]

@@ -114,7 +114,7 @@ const CLASS: &[Attack] = &[
     Attack {
         id: "oversized-record",
         attacked: &["fail"],
-        evidence: &[("ids_one_thread", "were all blocked")],
+        evidence: &[("ids_one_thread", "none woken for")],
     },
     Attack {
         id: "floods-its-output",

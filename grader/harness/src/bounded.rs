@@ -82,9 +82,24 @@ pub fn quiet_panics_starting_with(prefix: &'static str) {
     QUIET.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !panic_text(info.payload()).starts_with(prefix) {
-                previous(info)
+            let text = panic_text(info.payload());
+            if !text.starts_with(prefix) {
+                return previous(info);
+            }
+            if let Ok(mut quieted) = QUIETED.lock() {
+                if quieted.len() < 16 {
+                    quieted.push(text);
+                }
             }
         }));
     });
+}
+
+/// The first panics kept quiet by [`quiet_panics_starting_with`], by message.
+static QUIETED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The messages of the first panics this process kept quiet (caused on purpose): a check that
+/// sees a panic come back from the code under test can tell whether one of its own started it.
+pub fn quieted_panics() -> Vec<String> {
+    QUIETED.lock().map(|q| q.clone()).unwrap_or_default()
 }

@@ -151,20 +151,113 @@ pub fn watch(on_deadlock: impl FnOnce(Vec<Blocked>) + Send + 'static) {
 /// The finding of a check ended as a deadlock.
 pub fn deadlock(blocked: Vec<Blocked>) -> Finding {
     let n = blocked.iter().filter(|b| !b.call.is_empty()).count();
+    let (why, fix) = stuck_on(&blocked);
     Finding::new("the threads never end up all waiting for each other (no deadlock)")
         .observed(format!(
-            "{n} thread{} of the code under test were all blocked, none woken for {:.1} s, so none ever would be: the check was stopped there instead of waiting for its time limit",
-            if n == 1 { "" } else { "s" },
+            "{} of the code under test {}, none woken for {:.1} s, so none ever would be: the check was stopped there instead of waiting for its time limit",
+            if n == 1 { "1 thread".to_string() } else { format!("{n} threads") },
+            if n == 1 { "was blocked" } else { "were all blocked" },
             QUIET.as_secs_f64()
         ))
-        .why("Each blocked thread waits for something only another blocked thread could do: a notify that never comes (a change of state that notifies nobody, or notifies the wrong Condvar), a lock whose holder is itself waiting, or a join of a thread that waits too. `blocked` shows where each one is stuck.")
-        .fix("For each Condvar wait listed under `blocked`, find the change of state that thread waits for and notify that Condvar right after making it (notify_all where several threads may wait, as on close). For each lock wait, see who holds the lock and what that thread waits for in turn.")
+        .why(why)
+        .fix(fix)
         .blocked(blocked)
+}
+
+/// The why and the fix of a deadlock, from what its threads were blocked in: only the waits that
+/// were seen are explained (a pipeline of channels is not told about Condvars it never wrote).
+fn stuck_on(blocked: &[Blocked]) -> (String, String) {
+    // (call, why, fix) for each kind of wait the shim notes.
+    const WAITS: [(&str, &str, &str); 5] = [
+        (
+            "Condvar::wait",
+            "a Condvar wait needs a notify that never comes (a change of state that notifies nobody, or notifies the wrong Condvar, or notify_one where several wait)",
+            "for each Condvar wait, find the change of state that thread waits for and notify that Condvar right after making it (notify_all where several threads may wait, as on close)",
+        ),
+        (
+            "Mutex::lock",
+            "a lock's holder is itself waiting (or the same thread locks a Mutex it already holds)",
+            "for each lock wait, see who holds the lock and what that thread waits for in turn; take locks in one order everywhere, and never call back into code that locks what you hold",
+        ),
+        (
+            "JoinHandle::join",
+            "a join waits for a thread that is itself waiting",
+            "join a thread only once whatever it waits for has been done (its input closed, its stop flag set)",
+        ),
+        (
+            "Receiver::recv",
+            "a recv waits for an item or for every Sender of its channel to be dropped: one Sender still alive (kept by the caller, or in something every worker shares) keeps the channel open for ever",
+            "let the end of the input travel by dropping Senders: each stage owns its clones of the next channel's Sender and drops them when its own input ends, and nobody else keeps one",
+        ),
+        (
+            "Sender::send",
+            "a send waits while its channel is full, for a recv that will not come: its readers are not started yet (every input fed before the workers are spawned) or are waiting themselves",
+            "start the threads that receive before feeding a bounded channel, and make sure they keep receiving until it is closed",
+        ),
+    ];
+    // In the order the threads show them.
+    let mut seen = Vec::new();
+    for b in blocked {
+        if let Some(wait) = WAITS.iter().find(|(call, _, _)| b.call == *call) {
+            if !seen.contains(&wait) {
+                seen.push(wait);
+            }
+        }
+    }
+    if seen.is_empty() {
+        return (
+            "Each blocked thread waits for something only another blocked thread could do. `blocked` shows where each one is stuck.".into(),
+            "For each wait listed under `blocked`, find what it waits for and which thread should have done it.".into(),
+        );
+    }
+    let why = seen
+        .iter()
+        .map(|(_, why, _)| *why)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fix = seen
+        .iter()
+        .map(|(_, _, fix)| *fix)
+        .collect::<Vec<_>>()
+        .join("; ");
+    (
+        format!("Each blocked thread waits for something only another blocked thread could do: {why}. `blocked` shows where each one is stuck."),
+        format!("{}{}.", fix[..1].to_uppercase(), &fix[1..]),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn blocked_in(call: &str) -> Blocked {
+        Blocked {
+            thread: "fetch-0".into(),
+            call: call.into(),
+            ..Blocked::default()
+        }
+    }
+
+    #[test]
+    fn a_deadlock_is_explained_by_the_waits_it_shows() {
+        let channels = deadlock(vec![
+            blocked_in("Receiver::recv"),
+            blocked_in("JoinHandle::join"),
+        ]);
+        assert!(channels.why.contains("Sender"), "{}", channels.why);
+        assert!(channels.why.contains("join"), "{}", channels.why);
+        assert!(!channels.why.contains("Condvar"), "{}", channels.why);
+        assert!(channels.fix.starts_with("Let the end"), "{}", channels.fix);
+        let full = deadlock(vec![blocked_in("Sender::send")]);
+        assert!(
+            full.why.contains("before the workers are spawned"),
+            "{}",
+            full.why
+        );
+        let condvar = deadlock(vec![blocked_in("Condvar::wait")]);
+        assert!(condvar.why.contains("notify"), "{}", condvar.why);
+        assert!(!condvar.why.contains("Sender"), "{}", condvar.why);
+    }
 
     fn row(name: &str, state: u8, blocks: u64) -> Row {
         (

@@ -23,7 +23,9 @@ pub mod trace;
 
 /// What a checks file needs, in one `use`.
 pub mod prelude {
-    pub use crate::bounded::{panic_text, pass_on_todo, quiet_panics_starting_with, within, Ran};
+    pub use crate::bounded::{
+        panic_text, pass_on_todo, quiet_panics_starting_with, quieted_panics, within, Ran,
+    };
     pub use crate::check;
     pub use crate::check::{ensure, Check, Child, Finding, Outcome};
     pub use crate::child;
@@ -36,5 +38,6 @@ pub mod prelude {
     pub use crate::model::{explore, explore_explaining, explore_with};
     pub use crate::protocol::Kind;
     pub use crate::rng::Rng;
+    pub use crate::runner::panic_location;
     pub use std::time::{Duration, Instant};
 }

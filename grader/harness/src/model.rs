@@ -218,7 +218,7 @@ fn explain_deadlocks() {
                 "{check}: the model checker found an order of events in which every thread is blocked for good. At that moment: {}",
                 states.join("; ")
             ))
-            .detail(format!("loom: {text}"));
+            .detail(crate::runner::loom_said(&text));
             *lock(&EXPLAINED) = Some(finding.clone());
             // Raised first, so that it is the finding on record even if the unwinding aborts.
             let _ = std::thread::spawn(move || finding.raise()).join();

@@ -348,11 +348,39 @@ fn run_one(check: &Check, channel: Option<std::fs::File>, limit: Option<std::tim
     std::process::exit(0)
 }
 
+/// loom's own words for what it found, readable: its deadlock report lists every thread as
+/// `(Id(0), Blocked(Location(None)))`, which says no more than "threads 0 and 1 were blocked".
+pub(crate) fn loom_said(message: &str) -> String {
+    let Some(threads) = message.strip_prefix("deadlock; threads = ") else {
+        return format!("loom: {message}");
+    };
+    let blocked: Vec<&str> = threads
+        .split("(Id(")
+        .skip(1)
+        .filter(|t| t.contains("Blocked"))
+        .filter_map(|t| t.split(')').next())
+        .collect();
+    format!(
+        "loom: deadlock, every thread blocked (model thread{} {})",
+        if blocked.len() == 1 { "" } else { "s" },
+        blocked.join(", ")
+    )
+}
+
 fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
     match payload.downcast_ref::<Finding>() {
         Some(f) => f.property.clone(),
         None => crate::bounded::panic_text(payload),
     }
+}
+
+/// Where (`src/lib.rs:61`) a panic with exactly this message happened in this process, if one
+/// did: for a check that caught a panic and wants to say where it came from.
+pub fn panic_location(message: &str) -> Option<String> {
+    let seen = PANICS.lock().ok()?;
+    seen.iter()
+        .find(|(m, l)| m == message && !l.is_empty())
+        .map(|(_, l)| l.clone())
 }
 
 /// Where the panic with this message happened, else where the first panic happened.
@@ -404,25 +432,42 @@ fn explain_panic(kind: Kind, message: &str) -> Finding {
                 .observed("the model checker found an order of events in which every thread is blocked, waiting for something no other thread will ever do")
                 .why("Typical causes: waiting on a condition variable that nobody notifies any more (a lost wakeup, or notify_one where several waiters need waking), locking a Mutex the same thread already holds, or two locks taken in opposite orders.")
                 .fix("Check that every state change a waiter waits for is followed by a notify, that waits sit in a loop on the predicate, and that no function locks what its caller already locked.")
-                .detail(format!("loom: {message}"));
+                .detail(loom_said(&message));
         }
         if message.contains("maximum number of branches") {
             return Finding::new("threads wait by blocking, not by spinning")
                 .observed("the model checker gave up: the code takes too many steps in some interleaving")
                 .why("A loop that polls (spin on an atomic, yield_now, try_lock in a loop) can run forever in the model, and burns a CPU in real life. loom reports it as too many branches.")
                 .fix("Block instead of polling: wait on a Condvar in a loop over the predicate, or join the thread.")
-                .detail(format!("loom: {message}"));
+                .detail(loom_said(&message));
         }
         if message.contains("leaked") {
             return Finding::new("nothing is leaked when the threads finish")
                 .observed("the model checker found a value still alive after every thread ended")
                 .why("An Arc cycle, a thread that was never joined, or a value moved into something that is never dropped keeps it alive.")
                 .fix("Join every thread you spawn, and don't let an Arc point back to its owner.")
-                .detail(format!("loom: {message}"));
+                .detail(loom_said(&message));
         }
     }
     Finding::new("the code runs without panicking")
         .observed(format!("panicked{at}: {message}"))
         .why("A panic in the code under test (an unwrap on a poisoned lock, an index out of range, an overflow) stops the check.")
         .fix("Read the message and the location above; the check's captured output has the full panic.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loom_deadlock_text_reads_as_blocked_threads() {
+        let said = loom_said(
+            "deadlock; threads = [(Id(0), Blocked(Location(None))), (Id(1), Blocked(Location(None)))]",
+        );
+        assert_eq!(
+            said,
+            "loom: deadlock, every thread blocked (model threads 0, 1)"
+        );
+        assert_eq!(loom_said("leaked"), "loom: leaked");
+    }
 }
