@@ -43,7 +43,7 @@ mod std {
     /// For the grader's harness only: what each thread is blocked on.
     #[doc(hidden)]
     pub mod __watch {
-        pub use super::watched::{enter, observe, snapshot};
+        pub use super::watched::{enter, observe, snapshot, unjoined};
     }
 
     /// The standard library's `Mutex`, `Condvar` and `JoinHandle`, with the same methods, noting
@@ -556,37 +556,80 @@ mod std {
             }
         }
 
-        /// `std::thread::JoinHandle`, noting who waits in `join` for which thread.
+        /// `std::thread::JoinHandle`, noting who waits in `join` for which thread, and which
+        /// threads were never joined (their handle dropped: [`unjoined`]).
         pub struct JoinHandle<T> {
-            inner: std::thread::JoinHandle<T>,
+            /// `None` once joined.
+            inner: Option<std::thread::JoinHandle<T>>,
             serial: u32,
+            spawned_at: &'static Location<'static>,
         }
 
         impl<T> JoinHandle<T> {
+            fn handle(&self) -> &std::thread::JoinHandle<T> {
+                self.inner
+                    .as_ref()
+                    .expect("a JoinHandle is joined only once, by value")
+            }
+
             #[track_caller]
-            pub fn join(self) -> std::thread::Result<T> {
+            pub fn join(mut self) -> std::thread::Result<T> {
                 let at = Location::caller();
-                let _noting = (!self.inner.is_finished())
+                let inner = self
+                    .inner
+                    .take()
+                    .expect("a JoinHandle is joined only once, by value");
+                let _noting = (!inner.is_finished())
                     .then(|| Noting::new(State::Blocked(Wait::Join(self.serial), at)));
-                self.inner.join()
+                inner.join()
             }
 
             pub fn thread(&self) -> &std::thread::Thread {
-                self.inner.thread()
+                self.handle().thread()
             }
 
             pub fn is_finished(&self) -> bool {
-                self.inner.is_finished()
+                self.handle().is_finished()
+            }
+        }
+
+        impl<T> Drop for JoinHandle<T> {
+            fn drop(&mut self) {
+                let Some(inner) = self.inner.take() else {
+                    return;
+                };
+                let name = match inner.thread().name() {
+                    Some(name) => format!("`{name}`"),
+                    None => format!("thread #{}", self.serial),
+                };
+                let mut unjoined = UNJOINED.lock().unwrap_or_else(PoisonError::into_inner);
+                if unjoined.len() < 64 {
+                    unjoined.push((name, place(self.spawned_at.file(), self.spawned_at.line())));
+                }
             }
         }
 
         impl<T> fmt::Debug for JoinHandle<T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.inner.fmt(f)
+                self.handle().fmt(f)
             }
         }
 
+        /// Threads whose JoinHandle was dropped without a join: (name, where it was spawned).
+        static UNJOINED: std::sync::Mutex<Vec<(String, String)>> =
+            std::sync::Mutex::new(Vec::new());
+
+        /// The threads spawned through the shim whose JoinHandle was dropped unjoined so far
+        /// (detached: nobody waited for them), the first 64: (name, where it was spawned).
+        pub fn unjoined() -> Vec<(String, String)> {
+            UNJOINED
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        }
+
         /// `std::thread::spawn`.
+        #[track_caller]
         pub fn spawn<F, T>(f: F) -> JoinHandle<T>
         where
             F: FnOnce() -> T + Send + 'static,
@@ -626,11 +669,13 @@ mod std {
                 }
             }
 
+            #[track_caller]
             pub fn spawn<F, T>(self, f: F) -> std::io::Result<JoinHandle<T>>
             where
                 F: FnOnce() -> T + Send + 'static,
                 T: Send + 'static,
             {
+                let spawned_at = Location::caller();
                 enter();
                 let serial = SERIALS.fetch_add(1, Relaxed);
                 let inner = self.inner.spawn(move || {
@@ -638,7 +683,11 @@ mod std {
                     enter();
                     f()
                 })?;
-                Ok(JoinHandle { inner, serial })
+                Ok(JoinHandle {
+                    inner: Some(inner),
+                    serial,
+                    spawned_at,
+                })
             }
         }
     }

@@ -27,6 +27,8 @@ pub struct Shim {
     pub enter: fn(),
     pub observe: fn(bool),
     pub snapshot: fn() -> Vec<Row>,
+    /// Threads whose JoinHandle was dropped without a join: (name, where it was spawned).
+    pub unjoined: fn() -> Vec<(String, String)>,
 }
 
 static SHIM: OnceLock<Shim> = OnceLock::new();
@@ -39,6 +41,50 @@ const LOOK_EVERY: Duration = Duration::from_millis(100);
 /// Hands the harness the shim's notes (the generated `main` does, under std).
 pub fn install(shim: Shim) {
     let _ = SHIM.set(shim);
+}
+
+/// The threads of the code under test whose JoinHandle was dropped without a join so far, the
+/// first 64: (name, where it was spawned). Unlike a count of threads after a grace period, this
+/// does not depend on how soon a detached thread happens to end. Empty without the shim's notes.
+pub fn unjoined_threads() -> Vec<(String, String)> {
+    SHIM.get().map(|shim| (shim.unjoined)()).unwrap_or_default()
+}
+
+/// `Ok` while no thread the code under test spawned has had its JoinHandle dropped unjoined;
+/// else the finding, naming each such thread and where it was spawned. `call` is what promised to
+/// join them (`run_pipeline`), `what` the run (for `observed`). Deterministic: a detached thread
+/// fails it even if it ended long ago.
+pub fn every_thread_joined(call: &str, what: &str) -> Result<(), Finding> {
+    let unjoined = unjoined_threads();
+    if unjoined.is_empty() {
+        return Ok(());
+    }
+    // Grouped by where they were spawned: a pool's threads come from one line.
+    let mut places: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, at) in &unjoined {
+        match places.iter_mut().find(|(p, _)| p == at) {
+            Some((_, names)) => names.push(name),
+            None => places.push((at, vec![name])),
+        }
+    }
+    let listed: Vec<String> = places
+        .iter()
+        .map(|(at, names)| {
+            let shown = names.iter().take(4).copied().collect::<Vec<_>>().join(", ");
+            let more = if names.len() > 4 { ", ..." } else { "" };
+            format!("{} spawned at {at} ({shown}{more})", names.len())
+        })
+        .collect();
+    let n = unjoined.len();
+    Err(Finding::new(format!("every thread {call} starts is joined before it returns"))
+        .observed(format!(
+            "{what}: {call} dropped the JoinHandle of {n} thread{} without joining {}: {}",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" },
+            listed.join("; ")
+        ))
+        .why(format!("Dropping a JoinHandle detaches its thread: nobody waits for it, so {call} can return while the thread still runs, and whatever it does then happens after its caller believes the work is over. That a detached thread ends soon after is luck, not a promise: under load, or behind a slow last item, it is still running."))
+        .fix(format!("Keep every JoinHandle {call} spawns and join each one before returning (after whatever lets the thread finish, such as closing its input).")))
 }
 
 pub fn installed() -> bool {
@@ -229,6 +275,29 @@ fn stuck_on(blocked: &[Blocked]) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detached_threads_are_named_by_where_they_were_spawned() {
+        // The only test that installs a shim (a process has one): three threads dropped unjoined.
+        install(Shim {
+            enter: || (),
+            observe: |_| (),
+            snapshot: Vec::new,
+            unjoined: || {
+                vec![
+                    ("`fetch-0`".into(), "src/lib.rs:171".into()),
+                    ("`fetch-1`".into(), "src/lib.rs:171".into()),
+                    ("thread #9".into(), "src/lib.rs:40".into()),
+                ]
+            },
+        });
+        let finding = every_thread_joined("run", "3 jobs").unwrap_err();
+        assert_eq!(
+            finding.observed,
+            "3 jobs: run dropped the JoinHandle of 3 threads without joining them: 2 spawned at src/lib.rs:171 (`fetch-0`, `fetch-1`); 1 spawned at src/lib.rs:40 (thread #9)"
+        );
+        assert!(finding.property.contains("joined"), "{}", finding.property);
+    }
 
     fn blocked_in(call: &str) -> Blocked {
         Blocked {

@@ -1557,7 +1557,10 @@ mod std_checks {
             (shut, dropped)
         });
         let (shut, dropped) = match outcome {
-            Ran::Returned(v, _) => v,
+            Ran::Returned(v, _) => {
+                every_thread_joined("shutdown", "ThreadPool::new(\"leaving\", 4), 20 tasks and shutdown(Pending::Run), then ThreadPool::new(\"dropped\", 3), 10 tasks and drop(pool)").map_err(|f| f.hint(HINT_SHUTDOWN))?;
+                v
+            }
             Ran::Panicked(payload) => {
                 return Err(Finding::new("shutdown and drop return without panicking")
                     .observed(panic_text(&*pass_on_todo(payload))))
