@@ -859,15 +859,17 @@ mod std_checks {
         const ITEMS: u64 = 64;
         const ROUNDS: u64 = 300_000;
         let items: Arc<Vec<u64>> = Arc::new((1..=ITEMS).collect());
-        let mut reference: f64 = 0.0;
-        let mut learner: f64 = 0.0;
         let mut expected = 0u64;
         for x in items.iter() {
             expected = expected.wrapping_add(spin(*x, ROUNDS));
         }
-        for _ in 0..3 {
+        // Rounds of (reference, par_map), each pair measured back to back, so that both see the
+        // same machine: par_map is judged against the reference of its own round, and passes as
+        // soon as one round shows it (a busy moment lowers both, and is simply measured again).
+        let mut rounds: Vec<(f64, f64)> = Vec::new();
+        for _ in 0..6 {
             // The reference: the check's own two threads, each with half of the same work.
-            reference = reference.max(cores_used(|| {
+            let reference = cores_used(|| {
                 let halves: Vec<u64> = thread::scope(|s| {
                     let hs: Vec<_> = items
                         .chunks(ITEMS as usize / 2)
@@ -880,10 +882,10 @@ mod std_checks {
                     hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
                 });
                 std::hint::black_box(halves);
-            }));
+            });
             let it = items.clone();
             let mut got = Vec::new();
-            let used = bounded("par_map over CPU-bound items", move || {
+            let learner = bounded("par_map over CPU-bound items", move || {
                 let mut got = Vec::new();
                 let used = cores_used(|| got = par_map(&it, 2, 1, |x| spin(*x, ROUNDS)));
                 (used, got)
@@ -892,30 +894,40 @@ mod std_checks {
                 got = g;
                 u
             })?;
-            learner = learner.max(used);
             let sum = got.iter().fold(0u64, |s, x| s.wrapping_add(*x));
             ensure(sum == expected, || {
                 Finding::new("par_map returns f(item) for every item")
                     .observed("the CPU-bound par_map returned wrong results")
                     .hint(HINT_CLAIM)
             })?;
+            rounds.push((reference, learner));
+            if reference >= 1.3 && learner >= needed(reference) {
+                eprintln!("round {}: reference {reference:.2} cores, par_map {learner:.2} cores, needed {:.2}", rounds.len(), needed(reference));
+                return Ok(());
+            }
         }
-        if reference < 1.3 {
-            eprintln!(
-                "not judged: the reference itself kept only {reference:.2} cores busy (par_map: {learner:.2})"
-            );
+        let shown = rounds
+            .iter()
+            .map(|(r, l)| format!("{r:.2} vs {l:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if rounds.iter().all(|(r, _)| *r < 1.3) {
+            eprintln!("not judged: the reference itself never kept 1.3 cores busy (reference vs par_map, by round: {shown})");
             return Ok(());
         }
-        let needed = 1.0 + (reference - 1.0) / 3.0;
-        eprintln!("reference {reference:.2} cores, par_map {learner:.2} cores, needed {needed:.2}");
-        ensure(learner >= needed, || {
-            Finding::new("CPU-bound work on 2 threads keeps more than one core busy")
-                .observed(format!("best of 3 runs: the check's own 2-thread reference kept {reference:.2} cores busy, par_map(items, 2, 1, f) only {learner:.2} (CPU time / wall time)"))
-                .why("Rust threads have no GIL: two threads with work of their own run on two cores at once. A par_map that keeps about one core busy runs its work one piece at a time.")
-                .fix("Start all the workers before joining any of them, and keep f's work outside any lock.")
-                .hint(HINT_CLAIM)
-        })
+        Err(Finding::new("CPU-bound work on 2 threads keeps more than one core busy")
+            .observed(format!("in {} rounds, par_map(items, 2, 1, f) never kept the cores busy that the check's own 2-thread reference showed the machine had (CPU time / wall time; it needs a third of the reference's gain over 1 core in the same round): reference vs par_map, by round: {shown}", rounds.len()))
+            .why("Rust threads have no GIL: two threads with work of their own run on two cores at once. A par_map that keeps about one core busy runs its work one piece at a time.")
+            .fix("Start all the workers before joining any of them, and keep f's work outside any lock.")
+            .hint(HINT_CLAIM))
     }
+
+    /// What par_map must show against a reference that kept `reference` cores busy: a third of
+    /// the reference's gain over one core.
+    fn needed(reference: f64) -> f64 {
+        1.0 + (reference - 1.0) / 3.0
+    }
+
     /// Two threads released together, thread `t` calling `add(t)` `ADDS` times: the CPU time per
     /// add, and how many cores the two kept busy meanwhile (CPU time / wall time). CPU time leaves
     /// out the time a thread waits for a core on a busy machine, and keeps what it spends stalled
