@@ -76,10 +76,10 @@ pub mod channel {
         shared: Arc<Shared<T>>,
     }
 
-    /// A wait of `send` or `recv` on one of the channel's Condvars. The grader's facade has an
+    /// A wait of `send` or `recv` on one of the channel's Condvars. The grader's std facade has an
     /// inherent `Condvar::wait_in_channel`, which method lookup prefers to this trait's: there a
     /// stuck thread's row says `Sender::send` or `Receiver::recv` and what it waits for, not the
-    /// Condvar inside. With the learners' facade (std's or loom's own Condvar) this plain wait runs.
+    /// Condvar inside. Everywhere else (the learners' facade, any loom side) this plain wait runs.
     #[allow(dead_code)] // unused where the facade's inherent method wins
     trait WaitInChannel {
         fn wait_in_channel<'a, S>(

@@ -1064,18 +1064,6 @@ mod mocked {
             map_lock(result, put_back)
         }
 
-        /// `wait` (the std side notes it as a wait of a channel's `call`).
-        #[doc(hidden)]
-        #[track_caller]
-        pub fn wait_in_channel<'a, T>(
-            &self,
-            guard: MutexGuard<'a, T>,
-            _call: &'static str,
-            _waits_for: &'static str,
-        ) -> LockResult<MutexGuard<'a, T>> {
-            self.wait(guard)
-        }
-
         #[track_caller]
         pub fn wait_timeout<'a, T>(
             &self,

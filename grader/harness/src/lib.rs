@@ -29,7 +29,7 @@ pub mod prelude {
     pub use crate::check;
     pub use crate::check::{ensure, Check, Child, Finding, Outcome};
     pub use crate::child;
-    pub use crate::hang::{every_thread_joined, observing, unjoined_threads};
+    pub use crate::hang::{every_thread_joined, observing};
     pub use crate::measure::{
         cpu_time, grouped, ms, settle_thread_count, thread_count, threads_left_behind, Gauge,
         Stopwatch,

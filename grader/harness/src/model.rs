@@ -2,7 +2,6 @@
 //! told as what each thread was doing.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Once};
 
 use crate::bounded::panic_text;
@@ -50,7 +49,7 @@ where
     let not_replayed = lock(&EXPLORING).take();
     let Err(payload) = failure else { return };
     if let Some((bound, f)) = not_replayed {
-        if let Some(trace) = record(bound, f, false) {
+        if let Some(trace) = record(bound, f) {
             trace::keep(trace);
         }
     }
@@ -62,9 +61,7 @@ type Model = Arc<dyn Fn() + Sync + Send>;
 
 /// The exploration going on, until a replay takes it: its bound and its closure.
 static EXPLORING: Mutex<Option<(Option<usize>, Model)>> = Mutex::new(None);
-/// Set while a replay runs: its first failure is the one it was started for.
-static REPLAYING: AtomicBool = AtomicBool::new(false);
-/// Where the replay's failure sends the steps it recorded.
+/// While a replay started by [`replay_now`] runs: where its first failure sends its steps.
 static REPLAYED: Mutex<Option<mpsc::Sender<Option<trace::Trace>>>> = Mutex::new(None);
 
 fn builder(preemption_bound: Option<usize>) -> loom::model::Builder {
@@ -73,41 +70,20 @@ fn builder(preemption_bound: Option<usize>) -> loom::model::Builder {
     builder
 }
 
-/// Explores `f` again with the record on, on a thread of its own (loom's state is per thread, so
-/// this works even from inside a failing execution), and returns the steps of its first failure.
-/// `parked`: the failure is caught in the panic hook ([`park_if_replaying`]), which sends the steps
-/// at once and parks the replay's thread for good, before any unwinding can abort the process.
-fn record(bound: Option<usize>, f: Model, parked: bool) -> Option<trace::Trace> {
+/// Explores `f` again with the record on and returns the steps of its failing iteration (none if
+/// it did not fail again).
+fn record(bound: Option<usize>, f: Model) -> Option<trace::Trace> {
     let shim = trace::shim()?;
-    let (send, receive) = mpsc::channel();
-    *lock(&REPLAYED) = Some(send.clone());
-    REPLAYING.store(parked, Ordering::SeqCst);
-    let replay = move || {
-        let failed = panic::catch_unwind(AssertUnwindSafe(|| {
-            tracing::subscriber::with_default(trace::Hooks, || {
-                builder(bound).check(move || {
-                    (shim.start)(true);
-                    f()
-                })
+    let failed = panic::catch_unwind(AssertUnwindSafe(|| {
+        tracing::subscriber::with_default(trace::Hooks, || {
+            builder(bound).check(move || {
+                (shim.start)(true);
+                f()
             })
-        }))
-        .is_err();
-        // Not parked: what the replay recorded up to its failure (none: it did not fail again).
-        let _ = send.send(if failed { trace::snapshot() } else { None });
-    };
-    let got = if parked {
-        std::thread::Builder::new()
-            .name("grader-replay".into())
-            .spawn(replay)
-            .ok()
-            .and_then(|_| receive.recv().ok())
-            .flatten()
-    } else {
-        replay();
-        receive.recv().ok().flatten()
-    };
-    REPLAYING.store(false, Ordering::SeqCst);
-    *lock(&REPLAYED) = None;
+        })
+    }))
+    .is_err();
+    let got = if failed { trace::snapshot() } else { None };
     (shim.start)(false);
     got
 }
@@ -115,20 +91,38 @@ fn record(bound: Option<usize>, f: Model, parked: bool) -> Option<trace::Trace> 
 /// Called by the runner's panic hook at the first failure (a finding, a deadlock) of a model
 /// check: replays the exploration going on to its failing iteration and returns that iteration's
 /// steps. `None` when no exploration is going on or it was replayed already.
+///
+/// The replay runs on a thread of its own (loom's state is per thread, so this works even from
+/// inside a failing execution). Its failure is caught in the hook ([`park_if_replaying`]), which
+/// sends the steps at once and parks that thread for good, before any unwinding can abort the
+/// process.
 pub(crate) fn replay_now() -> Option<trace::Trace> {
     let (bound, f) = lock(&EXPLORING).take()?;
-    record(bound, f, true)
+    let (send, receive) = mpsc::channel();
+    *lock(&REPLAYED) = Some(send.clone());
+    let got = std::thread::Builder::new()
+        .name("grader-replay".into())
+        .spawn(move || {
+            let _ = send.send(record(bound, f));
+        })
+        .ok()
+        .and_then(|_| receive.recv().ok())
+        .flatten();
+    *lock(&REPLAYED) = None;
+    if let Some(shim) = trace::shim() {
+        (shim.start)(false);
+    }
+    got
 }
 
-/// Called by the runner's panic hook at a failure: on the replay's thread, hands the steps
-/// recorded so far to [`replay_now`] and parks that thread for good (never returns there).
+/// Called by the runner's panic hook at a failure: on the replay's thread (the only one that can
+/// fail while [`replay_now`] waits), hands the steps recorded so far to it and parks that thread
+/// for good (never returns there).
 pub(crate) fn park_if_replaying() {
-    if !REPLAYING.swap(false, Ordering::SeqCst) {
+    let Some(send) = lock(&REPLAYED).take() else {
         return;
-    }
-    if let Some(send) = lock(&REPLAYED).take() {
-        let _ = send.send(trace::snapshot());
-    }
+    };
+    let _ = send.send(trace::snapshot());
     loop {
         std::thread::park();
     }

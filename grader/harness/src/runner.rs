@@ -263,15 +263,15 @@ fn run_one(check: &Check, channel: Option<std::fs::File>, limit: Option<std::tim
             if failing {
                 crate::model::park_if_replaying();
             }
-            if first || (failing && !FAILED.swap(true, Ordering::SeqCst)) {
+            let first_failure = failing && !FAILED.swap(true, Ordering::SeqCst);
+            if first || first_failure {
                 #[cfg_attr(not(loom), allow(unused_mut))] // only the loom build adds a trace
                 let mut finding = match info.payload().downcast_ref::<Finding>() {
                     Some(f) => f.clone(),
                     None => explain_panic(Kind::Model, &message),
                 };
                 #[cfg(loom)]
-                if failing && finding.trace.is_none() {
-                    FAILED.store(true, Ordering::SeqCst);
+                if first_failure && finding.trace.is_none() {
                     if let Some(trace) = crate::model::replay_now() {
                         trace::keep(trace.clone());
                         finding.trace = Some(trace);
