@@ -1335,54 +1335,43 @@ mod mocked {
 
         pub use self::scoped::{scope, Scope, ScopedJoinHandle};
 
-        /// loom 0.7 has no scoped threads. Under the model checker a scoped spawn runs its closure
-        /// at once, on the calling thread, so code built on `thread::scope` still compiles and runs
-        /// there; the model checks look at a lesson's other parts, not at its scoped workers.
+        /// loom 0.7 has no scoped threads; the kit's `grader-loom-scope` gives real ones (each
+        /// scoped spawn a model thread, joined when the scope ends), recorded like plain spawns.
         mod scoped {
-            use std::marker::PhantomData;
-            use std::panic::{catch_unwind, AssertUnwindSafe};
+            use super::trace::{self, Value};
 
-            /// Runs `f` with a scope whose spawns have all run when it returns.
+            pub use grader_loom_scope::{Scope, ScopedJoinHandle};
+
+            /// Runs `f` with a scope whose threads have all been joined when it returns.
             pub fn scope<'env, F, T>(f: F) -> T
             where
                 F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
             {
-                let scope = Scope {
-                    _lifetimes: PhantomData,
-                };
-                f(&scope)
+                grader_loom_scope::scope(&RECORDED, f)
             }
 
-            /// See [`scope`].
-            pub struct Scope<'scope, 'env: 'scope> {
-                _lifetimes: PhantomData<(&'scope mut &'scope (), &'env mut &'env ())>,
-            }
-
-            impl<'scope> Scope<'scope, '_> {
-                /// Runs `f` now, on this thread.
-                pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
-                where
-                    F: FnOnce() -> T + Send + 'scope,
-                    T: Send + 'scope,
-                {
-                    ScopedJoinHandle {
-                        result: catch_unwind(AssertUnwindSafe(f)),
-                        _scope: PhantomData,
+            static RECORDED: grader_loom_scope::Hooks = grader_loom_scope::Hooks {
+                spawned: |thread, at| {
+                    if trace::recording() {
+                        let child = trace::thread_number(thread.id());
+                        trace::step("spawn", None, Value::Thread(child), at);
                     }
-                }
-            }
-
-            /// What a scoped spawn returned, or its panic.
-            pub struct ScopedJoinHandle<'scope, T> {
-                result: std::thread::Result<T>,
-                _scope: PhantomData<&'scope ()>,
-            }
-
-            impl<T> ScopedJoinHandle<'_, T> {
-                pub fn join(self) -> std::thread::Result<T> {
-                    self.result
-                }
-            }
+                },
+                exited: |at| trace::step("exit", None, Value::Nothing, at),
+                joining: |thread, at| {
+                    if trace::recording() {
+                        let child = trace::thread_number(thread.id());
+                        trace::blocking("join", None, Value::Thread(child), at);
+                    }
+                },
+                joined: |thread, at| {
+                    if trace::recording() {
+                        let child = trace::thread_number(thread.id());
+                        trace::unblocked();
+                        trace::step("join", None, Value::Thread(child), at);
+                    }
+                },
+            };
         }
 
         /// An owned permission to join a thread (loom's, recorded).

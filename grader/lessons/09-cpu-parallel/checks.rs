@@ -49,7 +49,11 @@ pub const CHECKS: &[Check] = &[
 ];
 
 #[cfg(loom)]
-pub const CHECKS: &[Check] = &[check!(model, model_checks::model_sharded_counter)];
+pub const CHECKS: &[Check] = &[
+    check!(model, model_checks::model_each_chunk_claimed_once),
+    check!(model, model_checks::model_par_sum_combines_every_part),
+    check!(model, model_checks::model_sharded_counter),
+];
 
 /// The curriculum's hints, by subject.
 #[cfg_attr(loom, allow(dead_code))]
@@ -1057,6 +1061,48 @@ mod model_checks {
     use super::*;
     use parallel::sync::{thread, Arc};
     use parallel::ShardedCounter;
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+
+    /// par_map's workers are scoped model threads (the kit's loom `scope`), so loom runs their
+    /// claims in every order: two workers, three one-item chunks.
+    pub fn model_each_chunk_claimed_once() -> Outcome {
+        explore(|| {
+            let items = [0usize, 1, 2];
+            // Plain std counters: the model checker doesn't need to see them, only to count.
+            let calls: [AtomicU32; 3] = Default::default();
+            let out = parallel::par_map(&items, 2, 1, |&i| {
+                calls[i].fetch_add(1, SeqCst);
+                i * 10
+            });
+            let calls: Vec<u32> = calls.iter().map(|c| c.load(SeqCst)).collect();
+            if out != [0, 10, 20] || calls != [1, 1, 1] {
+                Finding::new("every chunk is claimed by exactly one worker, whatever the interleaving")
+                    .observed(format!("par_map(&[0, 1, 2], 2 threads, chunk 1, |i| i * 10) returned {out:?} (expected [0, 10, 20]); f ran {calls:?} times on items 0, 1, 2"))
+                    .why("A claim must be one atomic step. When a worker reads the shared counter and writes the next value back as two steps, the other worker can read the same value in between: both run that chunk, and the counter moves on once for the two of them.")
+                    .fix("let start = next.fetch_add(chunk, Relaxed): the read and the write of a fetch_add can't be split by another thread, so every start goes to one worker.")
+                    .hint(HINT_CLAIM)
+                    .raise();
+            }
+        });
+        Ok(())
+    }
+
+    /// Two workers' local totals, combined once each: neither part may be lost.
+    pub fn model_par_sum_combines_every_part() -> Outcome {
+        explore(|| {
+            let items = [1u64, 2, 3, 4];
+            let sum = parallel::par_sum(&items, 2, |&x| x);
+            if sum != 10 {
+                Finding::new("par_sum adds every worker's part to the total, whatever the interleaving")
+                    .observed(format!("par_sum(&[1, 2, 3, 4], 2 threads, |x| x) = {sum}, not 10"))
+                    .why("Each worker combines its local total into the shared one. Written as a load of the total and a store of total + local, two workers combining at once both read the old total, and the second store wipes out the first worker's part.")
+                    .fix("total.fetch_add(local, Relaxed) (one atomic step), or return the local total from the worker's closure and add up what join() hands back.")
+                    .hint(HINT_SUM)
+                    .raise();
+            }
+        });
+        Ok(())
+    }
 
     pub fn model_sharded_counter() -> Outcome {
         explore(|| {

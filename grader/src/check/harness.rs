@@ -328,6 +328,12 @@ fn generate(
     // before `main` (`link_section`, `no_mangle`, `global_asm!`), no raw descriptors, so nothing
     // that could reach the harness's record channel.
     forbid_unsafe(&mut manifest_table);
+    // The shim's loom side runs `thread::scope` on the kit's scoped model threads.
+    loom_dependency(
+        &mut manifest_table,
+        "grader-loom-scope",
+        path_dep(&kit.root.join("grader").join("loom-scope")),
+    );
     let manifest = toml::to_string(&manifest_table)?;
     write_if_changed(&crate_dir.join("Cargo.toml"), manifest.as_bytes())?;
     let shim = kit.shim(lesson)?;
@@ -442,6 +448,28 @@ fn forbid_unsafe(manifest: &mut toml::Table) {
         if let toml::Value::Table(rust) = rust {
             rust.insert("unsafe_code".into(), toml::Value::String("forbid".into()));
         }
+    }
+}
+
+/// Adds `name = spec` under `[target.'cfg(loom)'.dependencies]`.
+fn loom_dependency(manifest: &mut toml::Table, name: &str, spec: toml::Table) {
+    let target = manifest
+        .entry("target")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(target) = target.as_table_mut() else {
+        return;
+    };
+    let loom = target
+        .entry("cfg(loom)")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(loom) = loom.as_table_mut() else {
+        return;
+    };
+    let deps = loom
+        .entry("dependencies")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let Some(deps) = deps.as_table_mut() {
+        deps.insert(name.into(), toml::Value::Table(spec));
     }
 }
 
