@@ -264,6 +264,11 @@ enum Command {
         /// missed unless grader/lessons/NN-slug/equivalent-mutants.toml says why it is equivalent.
         #[arg(long, conflicts_with_all = ["bless_starter", "write_shims", "new_variant"])]
         mutate: bool,
+        /// Only the API rows: which stress and model checks reach each public item of the
+        /// lesson's solution (read with syn, nothing built); an item none reaches fails unless
+        /// curriculum.toml's [lesson.single_threaded] says why.
+        #[arg(long, conflicts_with_all = ["bless_starter", "write_shims", "new_variant", "mutate"])]
+        api: bool,
         /// Check at most N mutants (in id order), with --mutate.
         #[arg(long, value_name = "N", requires = "mutate")]
         mutate_limit: Option<usize>,
@@ -663,6 +668,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for lesson in lessons {
                 ok &= mutate::run(&kit, lesson, &settings, &Options::default(), &mut out)?;
             }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Verify {
+            lesson, api: true, ..
+        } => {
+            let lessons: Vec<_> = match &lesson {
+                Some(name) => vec![kit.curriculum.find(name)?],
+                None => kit.curriculum.lessons.iter().collect(),
+            };
+            let ok = verify::verify_api(&kit, &lessons, &mut out)?;
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

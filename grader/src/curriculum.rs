@@ -44,6 +44,10 @@ pub struct Lesson {
     /// "after_due_date"`) or by check name (which wins over its kind); default `visible`.
     #[serde(default)]
     pub visibility: std::collections::BTreeMap<String, Visibility>,
+    /// Public items (`Type::method`, `function`) that no stress or model check needs to reach,
+    /// each with the reason (`grader verify`'s API rows, author/coverage.rs).
+    #[serde(default)]
+    pub single_threaded: std::collections::BTreeMap<String, String>,
 }
 
 /// Gradescope's visibility of a test: when the learner sees it.

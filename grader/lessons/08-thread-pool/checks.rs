@@ -26,6 +26,7 @@ pub const CHECKS: &[Check] = &[
     check!(stress, std_checks::cancel_storm),
     check!(stress, std_checks::shutdown_races_submitters),
     check!(stress, std_checks::as_completed_yields_each_once),
+    check!(stress, std_checks::every_waiter_wakes),
     check!(
         timing,
         std_checks::runs_exactly_workers_at_once,
@@ -871,6 +872,69 @@ mod std_checks {
                 steps.at("shutdown(Pending::Run)");
                 pool.shutdown(Pending::Run);
                 expect_stats(&pool, &format!("after {ROUNDS} rounds of {TASKS} tasks in which {total_cancelled} were cancelled"), stats((ROUNDS * TASKS) as u64, 0, 0, total_ran, 0, total_cancelled), HINT_CANCEL)
+            },
+        )
+    }
+
+    /// Four threads wait on one handle (two with wait, two with wait_timeout): the finish must
+    /// wake them all, not only the one a notify_one picks.
+    pub fn every_waiter_wakes() -> Outcome {
+        const ROUNDS: usize = 10;
+        const WAITERS: usize = 4;
+        scripted(
+            "every_waiter_wakes",
+            Duration::from_secs(30),
+            "A thread waiting on a handle whose task has finished.",
+            HINT_SLOT,
+            |steps| {
+                let pool = ThreadPool::new("waiters", 2);
+                for round in 0..ROUNDS {
+                    let gate = Gate::new();
+                    let g = gate.clone();
+                    let h = Arc::new(pool.submit(move || g.wait(PATIENCE)).unwrap());
+                    let woke = Arc::new(AtomicUsize::new(0));
+                    let waiters: Vec<thread::JoinHandle<bool>> = (0..WAITERS)
+                        .map(|k| {
+                            let (h, woke) = (h.clone(), woke.clone());
+                            thread::spawn(move || {
+                                let done = if k % 2 == 0 {
+                                    h.wait();
+                                    true
+                                } else {
+                                    h.wait_timeout(Duration::from_secs(60))
+                                };
+                                woke.fetch_add(1, SeqCst);
+                                done
+                            })
+                        })
+                        .collect();
+                    // Let all four fall asleep in their waits, then let the task finish.
+                    thread::sleep(Duration::from_millis(50));
+                    steps.at(format!("round {round}: {WAITERS} threads waiting on one handle (2 in wait(), 2 in wait_timeout(60 s)) after its task finished"));
+                    gate.open();
+                    let deadline = Instant::now() + PATIENCE;
+                    while woke.load(SeqCst) < WAITERS && Instant::now() < deadline {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    let awake = woke.load(SeqCst);
+                    if awake < WAITERS {
+                        return Err(Finding::new("a task's finish wakes every thread waiting on its handle")
+                            .observed(format!("round {round}: {WAITERS} threads were waiting on one handle (2 in wait(), 2 in wait_timeout(60 s)); {} s after the task finished, {awake} of them had returned", PATIENCE.as_secs()))
+                            .why("wait and wait_timeout take &self, so any number of threads may wait on one handle, all on the slot's Condvar. notify_one wakes one of them; the others sleep on, though the task is done, until a notify that never comes.")
+                            .fix("notify_all when the slot finishes (value, panic or cancel): every waiter wakes, finds it finished and returns.")
+                            .hint(HINT_SLOT));
+                    }
+                    for (k, w) in waiters.into_iter().enumerate() {
+                        if !w.join().unwrap_or(true) {
+                            return Err(Finding::new("wait_timeout returns true when the task finishes in time")
+                                .observed(format!("round {round}: waiter {k}'s wait_timeout(60 s) returned false, though the task finished within {} s", PATIENCE.as_secs()))
+                                .hint(HINT_SLOT));
+                        }
+                    }
+                }
+                steps.at("shutdown(Pending::Run)");
+                pool.shutdown(Pending::Run);
+                Ok(())
             },
         )
     }

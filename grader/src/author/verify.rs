@@ -11,6 +11,7 @@ use anstyle::{AnsiColor, Style};
 use anyhow::{bail, Context, Result};
 
 use crate::author::changed::Changed;
+use crate::author::coverage;
 use crate::author::variants::{self, Role, Variant};
 use crate::check::harness;
 use crate::check::pipeline::{self, Options};
@@ -176,6 +177,9 @@ pub fn verify(
         });
         rows.extend(shim_rows(kit, lesson));
 
+        // Static, so first: which public items the concurrent checks reach.
+        rows.extend(api_rows(kit, lesson)?);
+
         // The solution is read once: its snapshot is checked, and every variant is made from it.
         let solution = Target::solution(kit, lesson)?;
         rows.extend(listed_checks_agree(kit, lesson, &solution)?);
@@ -247,6 +251,63 @@ pub fn verify(
     }
     print_table(out, &rows)?;
     Ok(rows.iter().all(|r| r.ok))
+}
+
+/// `grader verify --api`: only the rows of [`api_rows`], nothing built; true when all hold.
+pub fn verify_api(kit: &Kit, lessons: &[&Lesson], out: &mut dyn Write) -> Result<bool> {
+    let mut rows = Vec::new();
+    for lesson in lessons {
+        rows.extend(api_rows(kit, lesson)?);
+    }
+    print_table(out, &rows)?;
+    Ok(rows.iter().all(|r| r.ok))
+}
+
+/// One row per public item of the solution: the stress and model checks that reach it, or the
+/// curriculum's reason why none needs to (see author/coverage.rs); and one per stale reason.
+fn api_rows(kit: &Kit, lesson: &Lesson) -> Result<Vec<Row>> {
+    let (coverage, stale) = coverage::lesson_coverage(kit, lesson)?;
+    let mut rows: Vec<Row> = coverage
+        .into_iter()
+        .map(|c| {
+            let observed = match (&c.excused, c.concurrent.is_empty()) {
+                (_, false) => first_few(&c.concurrent),
+                (Some(why), true) => format!("single-threaded: {why}"),
+                (None, true) if c.other.is_empty() => "no check reaches it".to_string(),
+                (None, true) => format!("only by {}", first_few(&c.other)),
+            };
+            Row {
+                lesson: lesson.dir_name(),
+                subject: format!("api {}", c.item),
+                expected: "reached by a stress or model check".into(),
+                ok: c.ok(),
+                detail: (!c.ok()).then(|| {
+                    format!(
+                        "add a stress or model check that calls {} while other threads use the same value, or say in curriculum.toml why none is needed: [lesson.single_threaded] \"{}\" = \"...\"",
+                        c.item, c.item
+                    )
+                }),
+                observed,
+            }
+        })
+        .collect();
+    rows.extend(stale.into_iter().map(|name| Row {
+        lesson: lesson.dir_name(),
+        subject: format!("api {name}"),
+        expected: "single_threaded names a public item".into(),
+        observed: "no such item in the solution".into(),
+        ok: false,
+        detail: None,
+    }));
+    Ok(rows)
+}
+
+/// Up to three names, then how many more.
+fn first_few(names: &[String]) -> String {
+    match names.len() {
+        0..=3 => names.join(", "),
+        n => format!("{} and {} more", names[..3].join(", "), n - 3),
+    }
 }
 
 /// A known-buggy variant: every check it names rejects it.
