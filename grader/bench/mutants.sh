@@ -27,7 +27,7 @@ for lesson in "${lessons[@]}"; do
     rc=$?
     [ $rc -eq 0 ] || status=1
     t1=$(date +%s)
-    summary+=("$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d[\"lesson\"]}: {d[\"checked\"]} mutants, {d[\"caught\"]} caught, {d[\"timeout\"]} timeout, {d[\"missed\"]} missed, {d[\"equivalent\"]} equivalent, {d[\"unviable\"]} unviable")' "$out/mutants-$nn.json") ($((t1 - t0)) s, exit $rc)")
+    summary+=("$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("{}: {} mutants, {} caught, {} timeout, {} missed, {} equivalent, {} unviable".format(*(d[k] for k in ("lesson", "checked", "caught", "timeout", "missed", "equivalent", "unviable"))))' "$out/mutants-$nn.json") ($((t1 - t0)) s, exit $rc)")
 done
 printf '%s\n' "${summary[@]}"
 exit $status

@@ -459,7 +459,41 @@ mod std_checks {
                 .why("The workers borrow the items and f from the caller's stack: the caller must not go on (or unwind) while they run.")
                 .fix("Join every worker before resume_unwind.")
                 .hint(HINT_PANIC)
-        })
+        })?;
+        par_sum_passes_on_a_panic()
+    }
+
+    /// par_sum joins its workers as par_map does: a panic of f must not turn into a short sum.
+    fn par_sum_passes_on_a_panic() -> Outcome {
+        let items: Vec<u64> = (0..40).collect();
+        let ran = within("par_sum with a panicking item", PATIENCE, move || {
+            par_sum(&items, 2, |x| {
+                if *x == 7 {
+                    panic!("{TOLD}: item 7 of par_sum");
+                }
+                *x
+            })
+        });
+        match ran {
+            Ran::Returned(sum, _) => Err(Finding::new("a panic in f reaches par_sum's caller too")
+                .observed(format!("f panicked on item 7 of 0..40 on 2 threads, and par_sum returned {sum} as if nothing had happened (without the panic the sum is 780)"))
+                .why("The worker whose f panicked has no total to give. When its join's Err(payload) is dropped, par_sum returns the other workers' part as if it were the whole sum: a wrong answer instead of a failure.")
+                .fix("As in par_map: join every worker, keep the first Err(payload), and after the last join std::panic::resume_unwind(payload).")
+                .hint(HINT_PANIC)),
+            Ran::Hung => Err(Finding::new("a panic in f ends par_sum")
+                .observed(format!("f panicked on item 7 and par_sum had not returned after {} s", PATIENCE.as_secs()))
+                .hint(HINT_PANIC)),
+            Ran::Panicked(payload) => {
+                let payload = pass_on_todo(payload);
+                let text = panic_text(&*payload);
+                ensure(text.contains(TOLD), || {
+                    Finding::new("par_sum's caller gets f's own panic, with its message")
+                        .observed(format!("f panicked with \"{TOLD}: item 7 of par_sum\"; par_sum panicked with \"{text}\""))
+                        .fix("Pass the payload on with std::panic::resume_unwind(payload), not join().unwrap().")
+                        .hint(HINT_PANIC)
+                })
+            }
+        }
     }
 
     pub fn zero_threads_or_chunk_panics() -> Outcome {
