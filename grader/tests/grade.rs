@@ -836,6 +836,7 @@ fn gradescope_package_holds_the_scripts_and_no_solution() {
         "kit/curriculum.toml",
         "kit/grader/src/main.rs",
         "kit/grader/harness/src/lib.rs",
+        "kit/grader/loom-scope/src/lib.rs",
         "kit/grader/lessons/01-race-fix/checks.rs",
         "kit/solutions/01-race-fix/Cargo.toml",
         "kit/grader/shim/sync.rs",

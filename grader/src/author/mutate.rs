@@ -40,6 +40,10 @@ pub const EQUIVALENT_FILE: &str = "equivalent-mutants.toml";
 /// The shim is the kit's, never the solution's: it is not mutated.
 const SHIM: &str = "sync.rs";
 
+/// A lesson's `main.rs` is the learner's demo program (lesson 03's downloader, lesson 10's
+/// supervisor of copies of itself): no check runs it, so its mutants would all survive.
+const DEMO: &str = "main.rs";
+
 /// A mutation operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Operator {
@@ -182,11 +186,12 @@ impl Mutant {
     }
 }
 
-/// Every mutant of a solution's snapshot: each `.rs` file but the shim, in path order.
+/// Every mutant of a solution's snapshot: each `.rs` file but the shim and the demo program, in
+/// path order.
 pub fn generate_all(solution: &Target) -> Result<Vec<Mutant>> {
     let mut all = Vec::new();
     for file in solution.files() {
-        if file.path == SHIM || !file.path.ends_with(".rs") {
+        if file.path == SHIM || file.path == DEMO || !file.path.ends_with(".rs") {
             continue;
         }
         all.extend(generate(&file.path, &file.text())?);

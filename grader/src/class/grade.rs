@@ -336,6 +336,10 @@ impl KitIngredients {
             .unwrap_or_default();
         runtime.sort();
         files.extend(runtime);
+        // The loom builds' scoped threads (the shim's loom `thread::scope`).
+        let loom_scope = kit.root.join("grader/loom-scope");
+        files.push(loom_scope.join("Cargo.toml"));
+        files.push(loom_scope.join("src/lib.rs"));
         for file in files {
             let bytes = std::fs::read(&file).unwrap_or_default();
             field(&kit.display(&file), &bytes);

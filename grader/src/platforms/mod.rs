@@ -44,6 +44,7 @@ pub fn gradescope_package(kit: &Kit, lesson: &Lesson, zip_path: &Path) -> Result
         "grader/build.rs",
         "grader/src",
         "grader/harness",
+        "grader/loom-scope",
         "grader/pins",
         crate::shim::DIR,
     ] {
