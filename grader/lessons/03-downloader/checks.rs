@@ -18,6 +18,7 @@ pub const CHECKS: &[Check] = &[
     check!(unit, std_checks::panicking_fetch_is_contained),
     check!(unit, std_checks::empty_input),
     check!(unit, std_checks::limit_larger_than_urls),
+    check!(unit, std_checks::http_status_classes),
     check!(stress, std_checks::random_latencies_failures_limits),
     check!(timing, std_checks::fetches_overlap, measures = wall),
     check!(
@@ -881,6 +882,49 @@ mod std_checks {
                 self.rest.fetch(url)
             }
         }
+    }
+
+    /// HttpFetcher::fetch at the edges of the status classes its doc names: 2xx is the body, 429
+    /// and 5xx are worth retrying, every other 4xx is not.
+    pub fn http_status_classes() -> Outcome {
+        let server = TestServer::start()
+            .map_err(|e| Finding::new("the check's HTTP server starts").observed(e))?;
+        let fetcher = HttpFetcher::new(ANSWERING_TIMEOUT);
+        let cases: [(u16, &str); 9] = [
+            (200, "the body"),
+            (299, "the body"),
+            (400, "Permanent"),
+            (404, "Permanent"),
+            (499, "Permanent"),
+            (429, "Transient"),
+            (500, "Transient"),
+            (503, "Transient"),
+            (599, "Transient"),
+        ];
+        let mut wrong = Vec::new();
+        for (status, want) in cases {
+            let got = fetcher.fetch(&format!("{}/status/{status}", server.base));
+            let right = match (&got, want) {
+                (Ok(body), "the body") => body == format!("status {status}").as_bytes(),
+                (Err(FetchError::Permanent(_)), "Permanent") => true,
+                (Err(FetchError::Transient(_)), "Transient") => true,
+                _ => false,
+            };
+            if !right {
+                wrong.push(format!(
+                    "HTTP {status} gave {} (expected {want})",
+                    describe(&got)
+                ));
+            }
+        }
+        server.stop();
+        ensure(wrong.is_empty(), || {
+            Finding::new("HttpFetcher::fetch sorts answers by status class: 2xx is the body, 429 and 5xx are Transient, other 4xx Permanent")
+                .observed(format!("fetching /status/N from the check's server on 127.0.0.1: {}", wrong.join("; ")))
+                .why("A status class is a range: 200 to 299, 500 to 599. A bound off by one (200..299 leaves 299 out, 501..=599 leaves 500 out) misfiles the answers at the edge: a success read as a failure, or an overloaded server never retried.")
+                .fix("match status { 200..=299 => the body, 429 | 500..=599 => Transient, _ => Permanent } (inclusive ranges, both ends).")
+                .hint(3)
+        })
     }
 
     pub fn end_to_end_http() -> Outcome {

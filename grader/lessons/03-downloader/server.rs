@@ -5,6 +5,7 @@
 //! - `/slow/ID`: waits [`SLOW`], then 200 with the body `slow ID`.
 //! - `/flaky/N/ID`: 503 for the first N requests of this path, then 200 with `flaky ID`.
 //! - `/busy`: always 503.
+//! - `/status/N`: status N, with `status N`.
 //! - `/missing` (and anything unknown): 404.
 //! - `/hang`: never answers while the check runs (the client's timeout must end the request).
 //!
@@ -187,6 +188,10 @@ fn handle(request: tiny_http::Request, state: &State) {
                 (200, format!("flaky {id}"))
             }
         }
+        ["status", code] => match code.parse::<u16>() {
+            Ok(code) => (code, format!("status {code}")),
+            Err(_) => (400, "not a status".to_string()),
+        },
         ["busy"] => {
             std::thread::sleep(Duration::from_millis(10));
             (503, "busy".to_string())

@@ -56,6 +56,9 @@ pub enum Found {
     ByCompiler,
     /// The name `loom`: code for one build only, or loom itself.
     LoomName,
+    /// std's `thread_local!`: under loom every model thread runs on one OS thread, so they would
+    /// all share one copy.
+    ThreadLocal,
 }
 
 /// Every direct use of a primitive in the target's sources, except the shim itself.
@@ -106,8 +109,21 @@ fn scan(stream: TokenStream, file: &str, found: &mut Vec<Violation>) {
                 && is_colon_pair(&tokens[i + 1..i + 3])
             {
                 let (paths, next) = parse_path(&tokens, i);
+                let bang =
+                    matches!(tokens.get(next), Some(TokenTree::Punct(p)) if p.as_char() == '!');
                 for path in paths {
-                    if is_violation(&path) {
+                    if bang
+                        && STD_ROOTS
+                            .iter()
+                            .any(|r| path == format!("{r}::thread_local"))
+                    {
+                        found.push(Violation {
+                            file: file.to_string(),
+                            line: root.span().start().line,
+                            path: "thread_local!".into(),
+                            found: Found::ThreadLocal,
+                        });
+                    } else if is_violation(&path) {
                         found.push(Violation {
                             file: file.to_string(),
                             line: root.span().start().line,
@@ -118,6 +134,18 @@ fn scan(stream: TokenStream, file: &str, found: &mut Vec<Violation>) {
                 }
                 i = next.max(i + 1);
                 continue;
+            }
+            // `thread_local!` or `std::thread_local!` (the shim has none: a lesson keeps per-thread
+            // state in the thread's own variables).
+            // (`std::thread_local!` is read as a path, above.)
+            let bang = matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+            if root_name == "thread_local" && bang && !after_colons {
+                found.push(Violation {
+                    file: file.to_string(),
+                    line: root.span().start().line,
+                    path: "thread_local!".into(),
+                    found: Found::ThreadLocal,
+                });
             }
             // The name `loom` anywhere else: `cfg(loom)`, `cfg_attr(loom, ...)`, `cfg!(loom)`, or
             // a macro handed the name to build such a `cfg` (the token must be in the source).
@@ -243,6 +271,28 @@ mod tests {
         // `loom::` is a path into a crate the shim replaces: reported once, as that.
         assert_eq!(paths("use loom::sync::Mutex;"), ["loom::sync::Mutex"]);
         assert!(paths("// cfg(loom)\nfn f() -> &'static str { \"loom\" }").is_empty());
+    }
+
+    #[test]
+    fn finds_std_thread_locals() {
+        let found = |src: &str| -> Vec<(Found, String)> {
+            let mut found = Vec::new();
+            scan(src.parse().unwrap(), "lib.rs", &mut found);
+            found.into_iter().map(|v| (v.found, v.path)).collect()
+        };
+        for src in [
+            "thread_local! { static N: Cell<u32> = Cell::new(0); }",
+            "std::thread_local! { static N: Cell<u32> = Cell::new(0); }",
+            "fn f() { ::std::thread_local!(static N: u8 = 0); }",
+        ] {
+            assert_eq!(
+                found(src),
+                [(Found::ThreadLocal, "thread_local!".to_string())],
+                "{src}"
+            );
+        }
+        // A local variable or function of that name is not the macro.
+        assert!(found("fn f() { let thread_local = 1; thread_local + 1; }").is_empty());
     }
 
     #[test]

@@ -375,6 +375,10 @@ fn shim_lint_run(name: &str, found: &[lint::Violation]) -> CheckRun {
             why.push_str(" The name `loom` belongs to the shim: code under `cfg(loom)` (or `cfg!(loom)`) exists in the model checks' build only, so the model checker would check other code than the unit, stress and timing checks run.");
             fix.push_str(" Remove every `cfg(loom)`: the shim already switches to loom's types, and your code should be the same in both builds.");
         }
+        if has(Found::ThreadLocal) {
+            why.push_str(" std's thread_local! gives each OS thread its own value, but the model checker runs every model thread on one OS thread: under it all your threads would share one copy, and the model checks would check a program that is not yours.");
+            fix.push_str(" Keep per-thread state in the thread's own variables (a local in the closure, returned from it when it ends) instead of a thread_local!.");
+        }
         Finding::new("the lesson code reaches its primitives through crate::sync")
             .observed(format!("{}{more}", places.join("; ")))
             .why(why)
